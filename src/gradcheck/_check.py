@@ -1,0 +1,257 @@
+"""The front door: `check`, `assert_gradients` and `numerical_gradient`."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any, Optional, Union
+
+import numpy as np
+
+from . import _diagnose
+from ._compare import analytic_allowance, flag, relative_difference
+from ._errors import OptionError
+from ._evaluate import Evaluator, Loss
+from ._finite_differences import SAFETY, Estimates, estimate
+from ._noise import measure_noise
+from ._report import Report, Settings, TensorRow
+from ._stencils import METHODS, STENCILS, auto_steps
+from ._tree import Layout, flatten, match_gradient
+
+Grad = Union[Any, Callable[[Any], Any]]
+Eps = Union[str, float]
+
+
+def _validate(method: str, eps: Eps, seed: int) -> None:
+    if method not in METHODS:
+        raise OptionError(
+            f"method={method!r} is not a finite-difference method; choose one of "
+            f"{', '.join(map(repr, METHODS))}"
+        )
+    if isinstance(eps, str):
+        if eps != "auto":
+            raise OptionError(f"eps={eps!r} (type=str): pass 'auto' or a positive step such as 1e-7")
+    elif isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (math.isfinite(eps) and eps > 0):
+        raise OptionError(
+            f"eps={eps!r} (type={type(eps).__name__}): the step must be 'auto' or a positive "
+            f"finite number such as 1e-7"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise OptionError(f"seed={seed!r} (type={type(seed).__name__}): pass an integer")
+
+
+class _Problem:
+    """θ, the evaluator and the measured noise of one loss at one point."""
+
+    def __init__(self, loss: Loss, params: Any, reseed: Optional[Callable[[], Any]], seed: int) -> None:
+        self.theta, self.layout = flatten(params)
+        self.evaluator = Evaluator(loss, self.layout, self.theta, reseed=reseed)
+        self.loss_value = self.evaluator.probe()
+        self.noise = measure_noise(
+            self.evaluator.along, self.theta, self.loss_value, np.random.default_rng(seed)
+        )
+
+    def steps(self, method: str, eps: Eps) -> np.ndarray:
+        if eps != "auto":
+            return np.full(self.theta.size, float(eps))
+        relative = self.noise / abs(self.loss_value) if self.loss_value else 0.0
+        return auto_steps(self.theta, STENCILS.get(method, STENCILS["central"]).order, relative)
+
+    def round_to(self) -> np.ndarray:
+        """Per component, the NumPy scalar type its perturbed values are rounded to."""
+        types = np.array([t.dtype.type for t in self.layout.tensors], dtype=object)
+        return types[self.layout.tensor_ids()]
+
+    def estimate(
+        self,
+        method: str,
+        eps: Eps,
+        components: np.ndarray,
+        is_suspicious: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+    ) -> Estimates:
+        evaluator = self.evaluator
+        if method == "complex":
+            evaluator = Evaluator(
+                self.evaluator.loss,
+                self.layout,
+                self.theta,
+                reseed=self.evaluator.reseed,
+                complex_step=True,
+            )
+        result = estimate(
+            evaluator,
+            components,
+            method=method,
+            steps=self.steps(method, eps),
+            nominal=eps != "auto",
+            sigma=self.noise,
+            j0=self.loss_value,
+            round_to=self.round_to(),
+            is_suspicious=is_suspicious,
+        )
+        evaluator.assert_unchanged()
+        if evaluator is not self.evaluator:
+            self.evaluator.count += evaluator.count
+        return result
+
+
+def _analytic(
+    grad: Grad, problem: _Problem, reseed: Optional[Callable[[], Any]]
+) -> tuple[np.ndarray, np.dtype]:
+    if callable(grad):
+        if reseed is not None:
+            reseed()
+        grad = grad(problem.layout.unflatten(problem.theta))
+    return match_gradient(problem.layout, grad)
+
+
+def check(
+    loss: Loss,
+    params: Any,
+    grad: Grad,
+    *,
+    method: str = "central",
+    eps: Eps = "auto",
+    seed: int = 0,
+    reseed: Optional[Callable[[], Any]] = None,
+) -> Report:
+    """Check an analytic gradient against finite differences, component by component.
+
+    Args:
+        loss: ``loss(params) -> float``; called with copies, never with your arrays.
+        params: one float array, or a list / tuple / dict (nested allowed) of float arrays.
+        grad: the analytic gradient with the structure of ``params`` (a dict may name ``W1``'s
+            gradient ``dW1``; extra keys are ignored), or a callable ``grad(params)``.
+        method: ``"central"`` (default), ``"forward"``, ``"central4"``, ``"richardson"`` or
+            ``"complex"`` (the loss must accept complex params).
+        eps: ``"auto"`` picks each component's step from the loss's measured noise and |θᵢ|;
+            a number fixes the step (``1e-7`` reproduces the seeds' recipe exactly).
+        seed: seeds the random direction used to measure the loss's noise.
+        reseed: called before every loss evaluation and before ``grad``: reset your random
+            generator here to check a network with dropout.
+
+    Returns:
+        A `Report`; ``report.passed`` is the verdict.
+
+    Raises:
+        StructureError: params and grad do not line up.
+        LossError: the loss raised, returned a non-scalar or non-finite value, is not
+            deterministic, or wrote into its params.
+
+    Example:
+        >>> import numpy as np, gradcheck as gc
+        >>> report = gc.check(lambda p: np.sum(p**3), np.array([1.0, 2.0]), lambda p: 3 * p**2)
+        >>> report.passed
+        True
+    """
+    _validate(method, eps, seed)
+    start = time.perf_counter()
+    problem = _Problem(loss, params, reseed, seed)
+    analytic, grad_dtype = _analytic(grad, problem, reseed)
+    layout = problem.layout
+    ids = layout.tensor_ids()
+    allowance = analytic_allowance(analytic, ids, float(np.finfo(grad_dtype).eps))
+    components = np.arange(layout.size)
+
+    def is_suspicious(comps: np.ndarray, numerical: np.ndarray, error: np.ndarray) -> np.ndarray:
+        return flag(analytic[comps], numerical, error + allowance[comps])
+
+    found = problem.estimate(method, eps, components, is_suspicious)
+    tolerance = found.error_estimate + allowance[components]
+    flagged = flag(analytic[components], found.numerical, tolerance) & ~found.kink
+    rows = _tensor_rows(
+        layout, components, analytic[components], found.numerical, tolerance, flagged, found.kink
+    )
+    finite_limits = [r.detection_limit for r in rows if math.isfinite(r.detection_limit)]
+    detection_limit = max(finite_limits) if finite_limits else math.inf
+    settings = Settings(
+        method=method,
+        eps=eps,
+        strategy="full",
+        seed=seed,
+        dtype=str(max((t.dtype for t in layout.tensors), key=lambda d: np.finfo(d).bits)),
+        loss_value=problem.loss_value,
+        noise=problem.noise,
+        evaluations=problem.evaluator.count,
+        seconds=time.perf_counter() - start,
+    )
+    findings = _diagnose.kink_findings(layout, components, found.kink)
+    findings += _diagnose.precision_finding(problem.noise, problem.loss_value, detection_limit)
+    return Report(
+        passed=not flagged.any(),
+        difference=relative_difference(analytic[components], found.numerical),
+        tensors=tuple(rows),
+        findings=tuple(findings),
+        settings=settings,
+        detection_limit=detection_limit,
+        layout=layout,
+        components=components,
+        analytic=analytic[components],
+        numerical=found.numerical,
+        estimate=tolerance,
+        flagged=flagged,
+        kink=found.kink,
+    )
+
+
+def _tensor_rows(
+    layout: Layout,
+    components: np.ndarray,
+    analytic: np.ndarray,
+    numerical: np.ndarray,
+    tolerance: np.ndarray,
+    flagged: np.ndarray,
+    kink: np.ndarray,
+) -> list[TensorRow]:
+    ids = layout.tensor_ids()[components]
+    rows = []
+    for position, tensor in enumerate(layout.tensors):
+        mine = ids == position
+        a, d, tol = analytic[mine], numerical[mine], tolerance[mine]
+        error = np.abs(a - d)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            significance = np.where(kink[mine], -1.0, np.nan_to_num(error / tol, posinf=1e300))
+            limits = SAFETY * tol / np.abs(a)
+        worst = None
+        if a.size:
+            at = int(components[mine][int(np.argmax(significance))])
+            worst = tensor.component_name(at - tensor.offset)
+        rows.append(
+            TensorRow(
+                name=tensor.name,
+                shape=tensor.shape,
+                difference=relative_difference(a, d),
+                max_abs_error=float(error.max()) if a.size else 0.0,
+                worst=worst,
+                checked=int(a.size),
+                flagged=int(flagged[mine].sum()),
+                kinks=int(kink[mine].sum()),
+                detection_limit=float(np.min(limits[np.abs(a) > 0])) if np.any(np.abs(a) > 0) else math.inf,
+            )
+        )
+    return rows
+
+
+def assert_gradients(loss: Loss, params: Any, grad: Grad, **options: Any) -> Report:
+    """Like `check`, but raise `GradientMismatch` (an AssertionError) with the summary on failure."""
+    return check(loss, params, grad, **options).raise_for_failure()
+
+
+def numerical_gradient(
+    loss: Loss, params: Any, *, method: str = "central", eps: Eps = "auto", seed: int = 0
+) -> Any:
+    """The finite-difference gradient of ``loss`` with the structure of ``params``.
+
+    Example:
+        >>> import numpy as np, gradcheck as gc
+        >>> g = gc.numerical_gradient(lambda p: float(p["w"] @ p["w"]), {"w": np.array([1.0, -2.0])})
+        >>> np.round(g["w"], 6)
+        array([ 2., -4.])
+    """
+    _validate(method, eps, seed)
+    problem = _Problem(loss, params, None, seed)
+    components = np.arange(problem.layout.size)
+    nothing = lambda comps, numerical, error: np.zeros(comps.size, dtype=bool)  # noqa: E731
+    found = problem.estimate(method, eps, components, nothing)
+    return problem.layout.unflatten(found.numerical, dtype=np.float64)

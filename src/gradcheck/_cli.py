@@ -1,0 +1,82 @@
+"""The command line: ``gradcheck demo`` (and more subcommands as they come). Thin by design."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Optional
+
+from rich.console import Console
+
+from . import _demo
+from ._check import check
+from ._errors import GradcheckError
+from ._render import print_report
+
+EXIT_OK, EXIT_WRONG, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"gradcheck: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="gradcheck", description="Is this gradient right? Where and how is it wrong?")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    demo = commands.add_parser("demo", help="check the course's three-layer NumPy network")
+    demo.add_argument(
+        "--bug",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="plant a bug in the backward pass (repeatable); see --list-bugs",
+    )
+    demo.add_argument("--list-bugs", action="store_true", help="list the bugs --bug can plant")
+    demo.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
+    demo.add_argument("--eps", default="auto", help="'auto' (default) or a fixed step such as 1e-7")
+    demo.add_argument("--method", default="central", help="finite-difference method")
+    return parser
+
+
+def _eps(text: str) -> str | float:
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise GradcheckError(f"--eps {text!r}: pass 'auto' or a number such as 1e-7") from None
+
+
+def _demo_command(args: argparse.Namespace, console: Console) -> int:
+    if args.list_bugs:
+        for name, description in _demo.BUGS.items():
+            console.print(f"{name:10s} {description}")
+        return EXIT_OK
+    unknown = [b for b in args.bug if b not in _demo.BUGS]
+    if unknown:
+        raise GradcheckError(f"--bug {unknown[0]!r} is not a known bug; choose from {', '.join(_demo.BUGS)}")
+    loss, params, grads = _demo.problem(tuple(args.bug))
+    console.print(
+        "Checking the course's network LINEAR→RELU→LINEAR→RELU→LINEAR→SIGMOID "
+        f"(X 4×3, W1 5×4, W2 3×5, W3 1×3){' with bug ' + ', '.join(args.bug) if args.bug else ''}\n"
+    )
+    report = check(loss, params, grads, eps=_eps(args.eps), method=args.method)
+    print_report(report, console)
+    if args.json:
+        args.json.write_text(report.to_json())
+    return EXIT_OK if report.passed else EXIT_WRONG
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line; return the exit code (0 right, 1 wrong, 2 bad usage or input)."""
+    args = _parser().parse_args(argv)
+    console = Console()
+    try:
+        return _demo_command(args, console)
+    except GradcheckError as error:
+        Console(stderr=True).print(f"gradcheck: error: {error}", markup=False, highlight=False)
+        return EXIT_USAGE

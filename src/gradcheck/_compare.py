@@ -1,0 +1,57 @@
+"""Compare analytic and numerical gradients: the seeds' relative difference and per-component verdicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._finite_differences import SAFETY
+
+
+def relative_difference(a: Any, b: Any) -> float:
+    """The seeds' ``||a − b||₂ / (||a||₂ + ||b||₂)``, defined as 0 when both are zero.
+
+    Example:
+        >>> relative_difference([3.0], [3.0001])
+        1.6666388893518322e-05
+    """
+    a = np.asarray(a, dtype=np.float64).reshape(-1)
+    b = np.asarray(b, dtype=np.float64).reshape(-1)
+    if a.shape != b.shape:
+        raise ValueError(f"relative_difference needs equal sizes, got {a.size} and {b.size}")
+    denominator = np.linalg.norm(a) + np.linalg.norm(b)
+    if denominator == 0:
+        return 0.0
+    return float(np.linalg.norm(a - b) / denominator)
+
+
+# The seeds' bands for the overall difference: below 1e-7 fine, around 1e-5 inspect,
+# above 1e-3 worry (Ng's deep-learning course, "Gradient checking").
+BANDS = ((1e-7, "fine"), (1e-3, "inspect"))
+
+
+def seed_band(difference: float) -> str:
+    """``fine``, ``inspect`` or ``worry``: where the seeds' rule of thumb puts a difference."""
+    for limit, label in BANDS:
+        if difference < limit:
+            return label
+    return "worry"
+
+
+def analytic_allowance(analytic: np.ndarray, tensor_ids: np.ndarray, eps: float) -> np.ndarray:
+    """Rounding the analytic gradient itself carries: ε of its dtype times its scale.
+
+    The scale is max(|gᵢ|, rms of gᵢ's tensor): a backward pass sums terms of about the tensor's
+    typical size, so an entry near zero by cancellation still carries their rounding.
+    """
+    rms = np.zeros(tensor_ids.max() + 1)
+    for t in range(rms.size):
+        values = analytic[tensor_ids == t]
+        rms[t] = float(np.sqrt(np.mean(values**2))) if values.size else 0.0
+    return eps * np.maximum(np.abs(analytic), rms[tensor_ids])
+
+
+def flag(analytic: np.ndarray, numerical: np.ndarray, tolerance: np.ndarray) -> np.ndarray:
+    """Components whose discrepancy exceeds SAFETY times their estimated error."""
+    return np.abs(analytic - numerical) > SAFETY * tolerance

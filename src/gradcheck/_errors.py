@@ -1,0 +1,69 @@
+"""Errors raised by gradcheck.
+
+Every message says what went wrong, where (tensor name, component, step), by how much,
+and one hint for the fix.
+
+```
+GradcheckError
+├── StructureError              params and grad do not line up (key, shape, dtype)
+├── OptionError (ValueError)    an option has an invalid value
+├── LossError                   the loss misbehaved
+│   ├── LossValueError          the loss returned something that is not a real scalar
+│   ├── NonFiniteError          NaN or inf at θ or at a perturbed point
+│   ├── LossRaisedError         the loss raised; the original exception is chained
+│   ├── NondeterministicLossError   two evaluations at the same θ differ
+│   ├── MutatedParamsError      the loss wrote into the params it was given
+│   └── ComplexStepError        method="complex" on a loss that rejects complex input
+└── GradientMismatch (AssertionError)   raised by assert_gradients / raise_for_failure
+```
+"""
+
+from __future__ import annotations
+
+
+class GradcheckError(Exception):
+    """Base class of every error gradcheck raises on purpose."""
+
+
+class StructureError(GradcheckError):
+    """The params or the gradient are not a structure of float arrays that line up."""
+
+
+class OptionError(GradcheckError, ValueError):
+    """An option has a value gradcheck cannot use."""
+
+
+class LossError(GradcheckError):
+    """The loss function did something a gradient check cannot work with."""
+
+
+class LossValueError(LossError):
+    """The loss returned something that is not a real scalar."""
+
+
+class NonFiniteError(LossError):
+    """The loss returned NaN or infinity."""
+
+
+class LossRaisedError(LossError):
+    """The loss raised an exception (chained as ``__cause__``)."""
+
+
+class NondeterministicLossError(LossError):
+    """The loss gave different values for the same parameters."""
+
+
+class MutatedParamsError(LossError):
+    """The loss modified the parameter arrays it was given."""
+
+
+class ComplexStepError(LossError):
+    """``method="complex"`` was asked for, but the loss does not accept complex input."""
+
+
+class GradientMismatch(GradcheckError, AssertionError):
+    """The analytic gradient disagrees with the numerical one; the message is the summary."""
+
+    def __init__(self, message: str, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report

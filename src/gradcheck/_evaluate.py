@@ -1,0 +1,176 @@
+"""Run the user's loss at perturbed parameters, with every misbehaviour turned into a clear error.
+
+The evaluator owns one working copy of the params (fresh arrays, never the caller's). A
+perturbation writes one component, calls the loss and writes the component back, so an
+evaluation costs the loss call and nothing proportional to the number of parameters.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable
+from typing import Any, Optional
+
+import numpy as np
+
+from ._errors import (
+    ComplexStepError,
+    LossRaisedError,
+    LossValueError,
+    MutatedParamsError,
+    NondeterministicLossError,
+    NonFiniteError,
+)
+from ._tree import Layout
+
+Loss = Callable[[Any], Any]
+
+
+def to_scalar(value: Any, where: str, *, complex_ok: bool = False) -> complex | float:
+    """The loss's return value as a Python float (complex with ``complex_ok``).
+
+    Accepts Python numbers, NumPy scalars, arrays of one element (``cost`` of shape (1, 1))
+    and framework tensors of one element (anything with ``.item()``).
+    """
+    if isinstance(value, (bool, np.bool_)) or value is None or isinstance(value, (str, bytes)):
+        raise LossValueError(
+            f"the loss returned {value!r} ({type(value).__name__}) {where}; "
+            f"it must return the cost as a real number"
+        )
+    if isinstance(value, numbers.Number) and not isinstance(value, np.generic):
+        scalar: Any = value
+    else:
+        if hasattr(value, "detach"):  # a torch tensor that requires grad
+            value = value.detach()
+        try:
+            array = np.asarray(value)
+        except Exception as error:
+            raise LossValueError(
+                f"the loss returned a {type(value).__name__} {where}, which is not a number"
+            ) from error
+        if array.size != 1:
+            raise LossValueError(
+                f"the loss returned an array of shape {array.shape} {where}; it must return "
+                f"one number (sum or average the per-example losses, e.g. np.mean(losses))"
+            )
+        if not (np.issubdtype(array.dtype, np.number)):
+            raise LossValueError(
+                f"the loss returned dtype {array.dtype} {where}; it must return a real number"
+            )
+        scalar = array.reshape(()).item()
+    if isinstance(scalar, complex) and not complex_ok:
+        if scalar.imag != 0:
+            raise LossValueError(f"the loss returned the complex number {scalar} {where}; it must be real")
+        scalar = scalar.real
+    if not np.isfinite(scalar):
+        raise NonFiniteError(
+            f"the loss is {scalar} {where}; check for log(0), division by zero or overflow "
+            f"(e.g. clip probabilities away from 0 and 1)"
+        )
+    return complex(scalar) if complex_ok else float(scalar)
+
+
+class Evaluator:
+    """Evaluates the loss at θ and at θ with one component (or a direction) changed."""
+
+    def __init__(
+        self,
+        loss: Loss,
+        layout: Layout,
+        theta: np.ndarray,
+        *,
+        reseed: Optional[Callable[[], Any]] = None,
+        complex_step: bool = False,
+    ) -> None:
+        self.loss = loss
+        self.layout = layout
+        self.theta = theta
+        self.reseed = reseed
+        self.complex_step = complex_step
+        dtype = np.complex128 if complex_step else np.float64
+        self.tree = layout.unflatten(theta, dtype=dtype)
+        flat_views = [leaf.reshape(-1) for leaf in _leaf_arrays(self.tree, layout)]
+        self._owner = np.repeat(np.arange(len(flat_views)), [v.size for v in flat_views])
+        self._local = np.arange(layout.size) - np.repeat(
+            [t.offset for t in layout.tensors], [t.size for t in layout.tensors]
+        )
+        self._views = flat_views
+        self.count = 0
+
+    def _call(self, where: str) -> complex | float:
+        if self.reseed is not None:
+            self.reseed()
+        self.count += 1
+        try:
+            value = self.loss(self.tree)
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:
+            if self.complex_step:
+                raise ComplexStepError(
+                    f"method='complex' needs a loss that accepts complex parameters, but the "
+                    f"loss raised {type(error).__name__}: {error} {where}; use method='central'"
+                ) from error
+            raise LossRaisedError(f"the loss raised {type(error).__name__}: {error} {where}") from error
+        return to_scalar(value, where, complex_ok=self.complex_step)
+
+    def at_theta(self) -> float:
+        return float(np.real(self._call("at the unperturbed params")))
+
+    def at_component(self, component: int, value: complex | float) -> complex | float:
+        """J with component ``component`` set to ``value`` (then restored)."""
+        view = self._views[self._owner[component]]
+        local = self._local[component]
+        original = view[local]
+        view[local] = value
+        try:
+            where = f"when {self.layout.component_name(component)} is set to {value!r}"
+            return self._call(where)
+        finally:
+            view[local] = original
+
+    def along(self, direction: np.ndarray, t: float) -> float:
+        """J(θ + t·direction) for a flat direction (the working copy is restored after)."""
+        for tensor, view in zip(self.layout.tensors, self._views, strict=True):
+            view += t * direction[tensor.slice]
+        try:
+            return float(np.real(self._call(f"at θ + {t:g}·direction")))
+        finally:
+            for tensor, view in zip(self.layout.tensors, self._views, strict=True):
+                view[:] = self.theta[tensor.slice]
+
+    def assert_unchanged(self) -> None:
+        """Raise if the loss wrote into its params (the working copy no longer equals θ)."""
+        for tensor, view in zip(self.layout.tensors, self._views, strict=True):
+            if not np.array_equal(view, self.theta[tensor.slice]):
+                changed = np.flatnonzero(view != self.theta[tensor.slice])
+                raise MutatedParamsError(
+                    f"the loss modified its params in place ({tensor.name} changed at "
+                    f"{changed.size} entries, first {tensor.component_name(int(changed[0]))}); "
+                    f"your arrays are untouched (gradcheck passes copies), but a loss that "
+                    f"writes to its params cannot be checked: compute into new arrays instead"
+                )
+
+    def probe(self) -> float:
+        """Evaluate J(θ) twice: prove determinism and that the loss leaves params alone."""
+        first = self.at_theta()
+        second = self.at_theta()
+        self.assert_unchanged()
+        if first != second:
+            raise NondeterministicLossError(
+                f"the loss gave {first!r} and then {second!r} for the same params: it is not "
+                f"deterministic (dropout or other sampling?). Turn the randomness off "
+                f"(keep_prob = 1, model.eval()), or pass reseed=<function that resets your "
+                f"random generator> so every evaluation draws the same mask"
+            )
+        return first
+
+
+def _leaf_arrays(tree: Any, layout: Layout) -> list[np.ndarray]:
+    arrays = []
+    for tensor in layout.tensors:
+        node = tree
+        for key in tensor.path:
+            node = node[key]
+        arrays.append(node)
+    return arrays

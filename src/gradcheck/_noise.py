@@ -1,0 +1,62 @@
+"""Measure the round-off noise σ of one loss evaluation.
+
+The loss is evaluated at m+1 equally spaced points along a short random direction. High-order
+differences of the values cancel the smooth part of J and leave the noise: for independent noise
+of standard deviation σ, E[(Δᵏf)²] = σ²·(2k)!/(k!)², so σₖ = sqrt(γₖ·mean((Δᵏf)²)) with
+γₖ = (k!)²/(2k)! estimates σ at every order k (Moré & Wild, "Estimating computational noise",
+SIAM J. Sci. Comput. 33, 2011). This is what makes float32 losses, large losses and long sums
+checkable without a hand-set tolerance.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from ._stencils import FLOAT64_EPS
+
+# Nine points (m = 8) give orders 3..6 with 6..3 differences each: enough to average over,
+# few enough to be a small fraction of the 2n evaluations of a full check.
+POINTS = 9
+ORDERS = (3, 4, 5, 6)
+# Relative spacing of the points: large enough to move float32 parameters by several units
+# in the last place (float32 ε ≈ 1.2e-7), small enough that the 3rd and higher differences of
+# a smooth loss (∝ spacing³) stay far below float64 round-off.
+SPACING = 2.0**-20
+# Components moved at once: a few dozen spread over all tensors sample the loss's arithmetic
+# widely, while keeping the direction's length (∝ √k) and so its smooth differences small.
+SUPPORT = 64
+
+
+def noise_direction(theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A sparse random ±max(|θᵢ|, 1)·SPACING direction on up to SUPPORT components."""
+    direction = np.zeros_like(theta)
+    chosen = rng.choice(theta.size, size=min(SUPPORT, theta.size), replace=False)
+    signs = rng.choice([-1.0, 1.0], size=chosen.size)
+    direction[chosen] = signs * np.maximum(np.abs(theta[chosen]), 1.0) * SPACING
+    return direction
+
+
+def estimate_noise(values: np.ndarray) -> float:
+    """σ from loss values at equally spaced points (median over the difference orders)."""
+    estimates = []
+    for k in ORDERS:
+        differences = np.diff(values, n=k)
+        gamma = math.factorial(k) ** 2 / math.factorial(2 * k)
+        estimates.append(math.sqrt(gamma * float(np.mean(differences**2))))
+    return float(np.median(estimates))
+
+
+def measure_noise(
+    along: Callable[[np.ndarray, float], float],
+    theta: np.ndarray,
+    j0: float,
+    rng: np.random.Generator,
+) -> float:
+    """The loss's noise σ at θ, never below float64's own rounding of J (ε·|J|/2)."""
+    direction = noise_direction(theta, rng)
+    middle = POINTS // 2
+    values = np.array([j0 if k == middle else along(direction, float(k - middle)) for k in range(POINTS)])
+    return max(estimate_noise(values), 0.5 * FLOAT64_EPS * abs(j0))

@@ -1,0 +1,208 @@
+"""The result of a gradient check: one frozen value that every renderer reads."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+
+from ._compare import seed_band
+from ._errors import GradientMismatch
+from ._finite_differences import SAFETY
+from ._tree import Layout
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TensorRow:
+    """How one parameter tensor fared."""
+
+    name: str
+    shape: tuple[int, ...]
+    difference: float  # the seeds' relative difference over this tensor's checked components
+    max_abs_error: float
+    worst: Optional[str]  # name of the component with the most significant discrepancy
+    checked: int
+    flagged: int
+    kinks: int
+    detection_limit: float  # smallest relative error of this tensor's gradient sure to be caught
+
+    @property
+    def passed(self) -> bool:
+        return self.flagged == 0
+
+
+@dataclass(frozen=True)
+class Component:
+    """One checked component: both derivatives, their difference and its allowed size."""
+
+    index: int
+    name: str
+    tensor: str
+    analytic: float
+    numerical: float
+    estimate: float  # estimated numerical error of ``numerical`` (round-off + truncation + analytic rounding)
+    flagged: bool
+    kink: bool
+
+    @property
+    def error(self) -> float:
+        return self.analytic - self.numerical
+
+    @property
+    def significance(self) -> float:
+        """|error| in units of the estimated numerical error (flagged above SAFETY)."""
+        return abs(self.error) / self.estimate if self.estimate > 0 else float("inf") * bool(self.error)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something a person can act on: a bug pattern, a kink, a precision limit."""
+
+    kind: str
+    tensor: Optional[str]
+    message: str
+    components: tuple[str, ...] = ()
+    value: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the check was run."""
+
+    method: str
+    eps: Any  # "auto" or the fixed step
+    strategy: str
+    seed: int
+    dtype: str  # the params' widest floating dtype
+    loss_value: float
+    noise: float  # measured round-off noise σ of one loss evaluation
+    evaluations: int
+    seconds: float
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array = np.array(array, copy=True)
+    array.setflags(write=False)
+    return array
+
+
+@dataclass(frozen=True, eq=False)
+class Report:
+    """Everything a gradient check found. ``str(report)`` is a readable table.
+
+    Per-component arrays cover the checked components (``components`` holds their flat indices
+    into θ, in the order of the seeds' flattening).
+    """
+
+    passed: bool
+    difference: float
+    tensors: tuple[TensorRow, ...]
+    findings: tuple[Finding, ...]
+    settings: Settings
+    detection_limit: float
+    layout: Layout = field(repr=False)
+    components: np.ndarray = field(repr=False)
+    analytic: np.ndarray = field(repr=False)
+    numerical: np.ndarray = field(repr=False)
+    estimate: np.ndarray = field(repr=False)
+    flagged: np.ndarray = field(repr=False)
+    kink: np.ndarray = field(repr=False)
+
+    def __post_init__(self) -> None:
+        for name in ("components", "analytic", "numerical", "estimate", "flagged", "kink"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+
+    @property
+    def band(self) -> str:
+        """Where the seeds' rule of thumb puts ``difference``: fine, inspect or worry."""
+        return seed_band(self.difference)
+
+    @property
+    def error(self) -> np.ndarray:
+        return self.analytic - self.numerical
+
+    def component(self, position: int) -> Component:
+        index = int(self.components[position])
+        tensor = self.layout.tensor_of(index)
+        return Component(
+            index=index,
+            name=tensor.component_name(index - tensor.offset),
+            tensor=tensor.name,
+            analytic=float(self.analytic[position]),
+            numerical=float(self.numerical[position]),
+            estimate=float(self.estimate[position]),
+            flagged=bool(self.flagged[position]),
+            kink=bool(self.kink[position]),
+        )
+
+    def worst(self, k: int = 5) -> list[Component]:
+        """The k components whose discrepancy is largest relative to its estimated error."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.abs(self.error) / self.estimate
+        ratio = np.where(np.isnan(ratio), 0.0, ratio)
+        ratio = np.where(self.kink, -1.0, ratio)  # kinks are excluded from the verdict
+        order = np.argsort(-ratio, kind="stable")[:k]
+        return [self.component(int(p)) for p in order]
+
+    @property
+    def wrong_tensors(self) -> list[str]:
+        return [row.name for row in self.tensors if not row.passed]
+
+    def summary(self, k: int = 5) -> str:
+        """A few lines for logs and assertion messages: verdict, findings, worst components."""
+        from ._render import render_summary
+
+        return render_summary(self, k)
+
+    def __str__(self) -> str:
+        from ._render import render_text
+
+        return render_text(self)
+
+    def raise_for_failure(self) -> Report:
+        """Raise `GradientMismatch` with the summary if the check failed; else return self."""
+        if not self.passed:
+            raise GradientMismatch(self.summary(), self)
+        return self
+
+    def to_dict(self, *, max_components: Optional[int] = None) -> dict[str, Any]:
+        """A JSON-ready dict (schema version 1); ``max_components`` keeps only the worst N."""
+        positions = np.arange(self.components.size)
+        if max_components is not None and positions.size > max_components:
+            positions = np.array(
+                [self.components.tolist().index(c.index) for c in self.worst(max_components)]
+            )
+        return {
+            "schema": SCHEMA_VERSION,
+            "passed": self.passed,
+            "difference": self.difference,
+            "band": self.band,
+            "detection_limit": self.detection_limit,
+            "safety_factor": SAFETY,
+            "settings": asdict(self.settings),
+            "tensors": [asdict(row) for row in self.tensors],
+            "findings": [asdict(f) for f in self.findings],
+            "components_included": "all" if positions.size == self.components.size else "worst",
+            "components": [_component_dict(self.component(int(p))) for p in positions],
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(**kwargs), indent=2, default=_json_default)
+
+
+def _component_dict(component: Component) -> dict[str, Any]:
+    data = asdict(component)
+    data["error"] = component.error
+    return data
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
