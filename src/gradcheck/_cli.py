@@ -13,6 +13,7 @@ from rich.console import Console
 from . import _demo
 from ._check import check
 from ._errors import GradcheckError
+from ._files import write_atomic
 from ._render import print_report
 
 EXIT_OK, EXIT_WRONG, EXIT_USAGE = 0, 1, 2
@@ -67,7 +68,7 @@ def _demo_command(args: argparse.Namespace, console: Console) -> int:
     report = check(loss, params, grads, eps=_eps(args.eps), method=args.method)
     print_report(report, console)
     if args.json:
-        args.json.write_text(report.to_json())
+        write_atomic(args.json, report.to_json())
     return EXIT_OK if report.passed else EXIT_WRONG
 
 

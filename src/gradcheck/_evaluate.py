@@ -129,6 +129,14 @@ class Evaluator:
         finally:
             view[local] = original
 
+    def many(self, components: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """J with θ[components[k]] set to values[k], for every k (one at a time, in process)."""
+        out = np.empty(len(components), dtype=np.complex128 if self.complex_step else np.float64)
+        for k, (component, value) in enumerate(zip(components.tolist(), values.tolist(), strict=True)):
+            result = self.at_component(component, value)
+            out[k] = result if self.complex_step else np.real(result)
+        return out
+
     def along(self, direction: np.ndarray, t: float) -> float:
         """J(θ + t·direction) for a flat direction (the working copy is restored after)."""
         for tensor, view in zip(self.layout.tensors, self._views, strict=True):

@@ -46,59 +46,83 @@ class Estimates:
 
 
 class _Points:
-    """Loss values at θ + c·h·eᵢ, cached so that no point is evaluated twice."""
+    """Loss values at θᵢ + c·h, planned first and then evaluated together.
 
-    def __init__(self, evaluator: Evaluator, j0: float, round_to: np.ndarray) -> None:
+    ``need`` registers a point, ``evaluate`` runs every pending point through
+    `Evaluator.many` (one call: serial, batched or parallel), ``get`` reads a value.
+    """
+
+    def __init__(self, evaluator: Evaluator, j0: float, round_to: np.ndarray, nominal: bool) -> None:
         self.evaluator = evaluator
+        self.theta = evaluator.theta
         self.j0 = j0
-        self.round_to = round_to  # per component: the dtype its perturbed values must fit
-        self.cache: dict[tuple[int, float], tuple[float, float]] = {}
+        self.round_to = round_to  # per component: the NumPy scalar type its values must fit
+        self.nominal = nominal
+        self.values: dict[tuple[int, float], tuple[float, float]] = {}
+        self.pending: dict[tuple[int, float], float] = {}
 
-    def get(self, i: int, theta_i: float, c: float, h: float, nominal: bool) -> tuple[float, float]:
+    def need(self, i: int, c: float, h: float) -> None:
+        key = (i, c * h)
+        if c != 0 and key not in self.values and key not in self.pending:
+            x = self.theta[i] + c * h
+            self.pending[key] = x if self.nominal else float(self.round_to[i](x))
+
+    def evaluate(self) -> None:
+        if not self.pending:
+            return
+        keys = list(self.pending)
+        xs = np.array([self.pending[k] for k in keys])
+        values = self.evaluator.many(np.array([k[0] for k in keys]), xs)
+        for (i, offset), x, value in zip(keys, xs, values, strict=True):
+            # The realised offset x − θᵢ is exact (Sterbenz) and is the step actually taken.
+            self.values[(i, offset)] = (float(value), offset if self.nominal else x - self.theta[i])
+        self.pending.clear()
+
+    def get(self, i: int, c: float, h: float) -> tuple[float, float]:
         """(J, realised offset x − θᵢ) at x = θᵢ + c·h."""
         if c == 0:
             return self.j0, 0.0
-        key = (i, c * h)
-        if key not in self.cache:
-            x = theta_i + c * h
-            if not nominal:
-                x = float(self.round_to[i](x))
-            value = float(np.real(self.evaluator.at_component(i, x)))
-            self.cache[key] = (value, c * h if nominal else x - theta_i)
-        return self.cache[key]
+        return self.values[(i, c * h)]
 
 
-def _central(points: _Points, i: int, t: float, h: float, nominal: bool) -> float:
-    plus, dx_plus = points.get(i, t, 1.0, h, nominal)
-    minus, dx_minus = points.get(i, t, -1.0, h, nominal)
+def _offsets(method: str, h: float) -> list[tuple[float, float]]:
+    """The (c, h) pairs ``_derivative`` reads for ``method`` at step h."""
+    if method == "richardson":
+        return [(c, s) for s in (h, h / 2, h / 4) for c in (1.0, -1.0)]
+    return [(c, h) for c in STENCILS[method].offsets]
+
+
+def _central(points: _Points, i: int, h: float) -> float:
+    plus, dx_plus = points.get(i, 1.0, h)
+    minus, dx_minus = points.get(i, -1.0, h)
     return (plus - minus) / (dx_plus - dx_minus)
 
 
-def _derivative(
-    points: _Points, method: str, i: int, t: float, h: float, nominal: bool
-) -> tuple[float, float]:
-    """(D, truncation estimate or 0) of ``method`` at step h."""
+def _derivative(points: _Points, method: str, i: int, h: float) -> tuple[float, float]:
+    """(D, truncation estimate or 0) of ``method`` at step h, from evaluated points."""
     if method == "forward":
-        plus, dx = points.get(i, t, 1.0, h, nominal)
+        plus, dx = points.get(i, 1.0, h)
         return (plus - points.j0) / dx, 0.0
     if method == "central":
-        return _central(points, i, t, h, nominal), 0.0
+        return _central(points, i, h), 0.0
     if method == "central4":
         stencil = STENCILS["central4"]
-        values = [points.get(i, t, c, h, nominal)[0] for c in stencil.offsets]
+        values = [points.get(i, c, h)[0] for c in stencil.offsets]
         return float(np.dot(stencil.weights, values)) / h, 0.0
-    # Richardson: central differences at h, h/2, h/4, extrapolated to order 4 then 6.
-    d1, d2, d3 = (_central(points, i, t, s, nominal) for s in (h, h / 2, h / 4))
+    # Richardson: central differences at h, h/2, h/4, extrapolated to order 4, then 6.
+    d1, d2, d3 = (_central(points, i, s) for s in (h, h / 2, h / 4))
     e1, e2 = (4 * d2 - d1) / 3, (4 * d3 - d2) / 3
     best = (16 * e2 - e1) / 15
     return best, abs(best - e2)
 
 
-def _is_kink(points: _Points, i: int, t: float, h: float, nominal: bool, sigma: float) -> bool:
+KINK_OFFSETS = (1.0, -1.0, 0.5, -0.5)
+
+
+def _is_kink(points: _Points, i: int, h: float, sigma: float) -> bool:
     """Does the derivative of J along θᵢ jump within [θᵢ − h, θᵢ + h]?"""
     j0 = points.j0
-    jp, jm = points.get(i, t, 1.0, h, nominal)[0], points.get(i, t, -1.0, h, nominal)[0]
-    jp2, jm2 = points.get(i, t, 0.5, h, nominal)[0], points.get(i, t, -0.5, h, nominal)[0]
+    jp, jm, jp2, jm2 = (points.get(i, c, h)[0] for c in KINK_OFFSETS)
     half = h / 2
     right = (jp - 2 * jp2 + j0) / half**2
     left = (jm - 2 * jm2 + j0) / half**2
@@ -109,6 +133,25 @@ def _is_kink(points: _Points, i: int, t: float, h: float, nominal: bool, sigma: 
     asym_half = (jp2 - 2 * j0 + jm2) / half
     significant = abs(asym_half) > SAFETY * 4 * sigma / half
     return significant and abs(asym_half) > KINK_SLOPE_RATIO * abs(asym_h)
+
+
+def _roundoff(method: str, sigma: float, h: np.ndarray) -> np.ndarray:
+    if method == "richardson":
+        # The last level is a central difference at h/4 (noise gain 4/h), amplified by the
+        # extrapolation weights (16/15)·(4/3) ≈ 1.42.
+        return sigma * 4 * (16 / 15) * (4 / 3) / h
+    return sigma * STENCILS[method].noise_gain / h
+
+
+def _complex_step(evaluator: Evaluator, components: np.ndarray, j0: float) -> Estimates:
+    theta = evaluator.theta[components]
+    h = COMPLEX_STEP * np.maximum(np.abs(theta), 1.0)
+    values = evaluator.many(components, theta + 1j * h)
+    numerical = np.imag(values) / h
+    # No cancellation: the derivative is as accurate as the arithmetic producing it.
+    roundoff = 4 * FLOAT64_EPS * (np.abs(numerical) + abs(j0) / np.maximum(np.abs(theta), 1.0))
+    none = np.zeros(components.size, dtype=bool)
+    return Estimates(components, numerical, roundoff, np.zeros(components.size), none, none, h)
 
 
 def estimate(
@@ -122,53 +165,49 @@ def estimate(
     j0: float,
     round_to: np.ndarray,
     is_suspicious: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
-    on_progress: Callable[[int], None] = lambda done: None,
 ) -> Estimates:
     """Numerical derivatives of ``components`` with round-off and truncation estimates.
 
     ``is_suspicious(components, numerical, error_estimate)`` says which components disagree with
-    the analytic gradient beyond the pass-1 estimate; those are refined at h/2.
+    the analytic gradient beyond the pass-1 estimate; only those are refined at h/2.
     """
-    theta = evaluator.theta
-    n = components.size
-    numerical = np.empty(n)
-    roundoff = np.empty(n)
-    truncation = np.zeros(n)
-    kink = np.zeros(n, dtype=bool)
-    refined = np.zeros(n, dtype=bool)
-    h_all = steps[components]
-
     if method == "complex":
-        for k, i in enumerate(components):
-            h = COMPLEX_STEP * max(abs(theta[i]), 1.0)
-            value = evaluator.at_component(int(i), complex(theta[i], h))
-            numerical[k] = np.imag(value) / h
-            # No cancellation: the derivative is as accurate as the arithmetic producing it.
-            roundoff[k] = 4 * FLOAT64_EPS * (abs(numerical[k]) + abs(j0) / max(abs(theta[i]), 1.0))
-            on_progress(k + 1)
-        return Estimates(components, numerical, roundoff, truncation, kink, refined, h_all)
+        return _complex_step(evaluator, components, j0)
+    h_all = steps[components]
+    points = _Points(evaluator, j0, round_to, nominal)
+    for i, h in zip(components.tolist(), h_all.tolist(), strict=True):
+        for c, s in _offsets(method, h):
+            points.need(i, c, s)
+    points.evaluate()
+    pairs = [
+        _derivative(points, method, i, h) for i, h in zip(components.tolist(), h_all.tolist(), strict=True)
+    ]
+    numerical = np.array([p[0] for p in pairs])
+    truncation = np.array([p[1] for p in pairs])
+    roundoff = _roundoff(method, sigma, h_all)
+    kink = np.zeros(components.size, dtype=bool)
+    refined = np.zeros(components.size, dtype=bool)
 
-    points = _Points(evaluator, j0, round_to)
-    gain = STENCILS[method].noise_gain if method != "richardson" else 1.0
-    for k, component in enumerate(components):
-        i, h = int(component), float(h_all[k])
-        numerical[k], truncation[k] = _derivative(points, method, i, theta[i], h, nominal)
-        # Richardson's last level is a central difference at h/4, amplified ×(16·4)/(15·3).
-        roundoff[k] = sigma * gain / h if method != "richardson" else sigma * 4 * 1.43 / h
-        on_progress(k + 1)
-
-    if method == "richardson":
-        suspicious = is_suspicious(components, numerical, roundoff + truncation)
-        for k in map(int, np.flatnonzero(suspicious)):
-            i = int(components[k])
-            kink[k] = _is_kink(points, i, theta[i], float(h_all[k]) / 2, nominal, sigma)
-        return Estimates(components, numerical, roundoff, truncation, kink, refined, h_all)
-
-    suspicious = is_suspicious(components, numerical, roundoff)
-    order = STENCILS[method].order
-    for k in map(int, np.flatnonzero(suspicious)):
+    known = truncation if method == "richardson" else 0.0
+    suspicious = np.flatnonzero(is_suspicious(components, numerical, roundoff + known))
+    # Richardson already has its error estimate; the kink test reuses its points at ±h/2, ±h/4.
+    kink_step = 0.5 if method == "richardson" else 1.0
+    for k in suspicious.tolist():
         i, h = int(components[k]), float(h_all[k])
-        half_value, _ = _derivative(points, method, i, theta[i], h / 2, nominal)
+        for c in KINK_OFFSETS:
+            points.need(i, c, h * kink_step)
+        if method != "richardson":
+            for c, s in _offsets(method, h / 2):
+                points.need(i, c, s)
+    points.evaluate()
+
+    order = STENCILS[method].order
+    for k in suspicious.tolist():
+        i, h = int(components[k]), float(h_all[k])
+        kink[k] = _is_kink(points, i, h * kink_step, sigma)
+        if method == "richardson":
+            continue
+        half_value, _ = _derivative(points, method, i, h / 2)
         difference = abs(numerical[k] - half_value)
         if nominal:  # keep the requested step's value (the seed recipe); measure its error
             truncation[k] = difference * 2**order / (2**order - 1)
@@ -176,6 +215,5 @@ def estimate(
             truncation[k] = difference / (2**order - 1)
             numerical[k] = half_value
             roundoff[k] *= 2
-        kink[k] = _is_kink(points, i, theta[i], h, nominal, sigma)
         refined[k] = True
     return Estimates(components, numerical, roundoff, truncation, kink, refined, h_all)

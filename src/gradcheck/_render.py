@@ -46,7 +46,7 @@ def _headline(report: Report) -> Group:
     return Group(*lines)
 
 
-def _tensor_table(report: "Report") -> Table:
+def _tensor_table(report: Report) -> Table:
     table = Table(show_edge=False, header_style="bold", pad_edge=False)
     for column in ("tensor", "shape", "difference", "worst", "checked", "wrong", "kinks", "detects"):
         left = column in ("tensor", "worst")

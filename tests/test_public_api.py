@@ -1,0 +1,37 @@
+"""The public names are a contract: this pins them."""
+
+import gradcheck as gc
+
+PUBLIC = {
+    "Component",
+    "ComplexStepError",
+    "Finding",
+    "GradcheckError",
+    "GradientMismatch",
+    "LossError",
+    "LossRaisedError",
+    "LossValueError",
+    "MutatedParamsError",
+    "NonFiniteError",
+    "NondeterministicLossError",
+    "OptionError",
+    "Report",
+    "Settings",
+    "StructureError",
+    "TensorRow",
+    "assert_gradients",
+    "check",
+    "numerical_gradient",
+    "relative_difference",
+}
+
+
+def test_all_is_exactly_the_public_names():
+    assert set(gc.__all__) == PUBLIC
+
+
+def test_public_classes_report_the_package_as_their_module():
+    for name in gc.__all__:
+        obj = getattr(gc, name)
+        if isinstance(obj, type):
+            assert obj.__module__ == "gradcheck", name
