@@ -98,7 +98,7 @@ class _Problem:
 
 def _analytic(
     grad: Grad, problem: _Problem, reseed: Optional[Callable[[], Any]]
-) -> tuple[np.ndarray, np.dtype]:
+) -> tuple[np.ndarray, np.dtype, tuple[str, ...]]:
     if callable(grad):
         if reseed is not None:
             reseed()
@@ -148,7 +148,7 @@ def check(
     _validate(method, eps, seed)
     start = time.perf_counter()
     problem = _Problem(loss, params, reseed, seed)
-    analytic, grad_dtype = _analytic(grad, problem, reseed)
+    analytic, grad_dtype, grad_names = _analytic(grad, problem, reseed)
     layout = problem.layout
     ids = layout.tensor_ids()
     allowance = analytic_allowance(analytic, ids, float(np.finfo(grad_dtype).eps))
@@ -171,6 +171,7 @@ def check(
         bug_tolerance,
         flagged,
         found.kink,
+        grad_names,
     )
     finite_limits = [r.detection_limit for r in rows if math.isfinite(r.detection_limit)]
     detection_limit = max(finite_limits) if finite_limits else math.inf
@@ -213,6 +214,7 @@ def _tensor_rows(
     bug_tolerance: np.ndarray,
     flagged: np.ndarray,
     kink: np.ndarray,
+    grad_names: tuple[str, ...],
 ) -> list[TensorRow]:
     ids = layout.tensor_ids()[components]
     rows = []
@@ -231,6 +233,7 @@ def _tensor_rows(
         rows.append(
             TensorRow(
                 name=tensor.name,
+                gradient=grad_names[position] if grad_names[position] != tensor.name else None,
                 shape=tensor.shape,
                 difference=relative_difference(a, d),
                 max_abs_error=float(error.max()) if a.size else 0.0,

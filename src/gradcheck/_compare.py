@@ -13,8 +13,8 @@ def relative_difference(a: Any, b: Any) -> float:
     """The seeds' ``||a − b||₂ / (||a||₂ + ||b||₂)``, defined as 0 when both are zero.
 
     Example:
-        >>> relative_difference([3.0], [3.0001])
-        1.6666388893518322e-05
+        >>> round(relative_difference([3.0], [3.0001]), 12)
+        1.6666389e-05
     """
     a = np.asarray(a, dtype=np.float64).reshape(-1)
     b = np.asarray(b, dtype=np.float64).reshape(-1)

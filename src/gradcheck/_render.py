@@ -21,7 +21,7 @@ def _verdict(report: Report) -> Text:
     if report.passed:
         text = Text("✔ gradients are correct", style="bold green")
     else:
-        wrong = ", ".join(report.wrong_tensors)
+        wrong = ", ".join(report.wrong_gradients)
         text = Text(f"✘ gradients are WRONG in {wrong}", style="bold red")
     return text
 

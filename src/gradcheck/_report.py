@@ -29,10 +29,16 @@ class TensorRow:
     flagged: int
     kinks: int
     detection_limit: float  # smallest relative error of this tensor's gradient sure to be caught
+    gradient: Optional[str] = None  # the gradient's own name where it differs (``dW2`` for ``W2``)
 
     @property
     def passed(self) -> bool:
         return self.flagged == 0
+
+    @property
+    def label(self) -> str:
+        """``dW2`` when the gradient was given as ``dW2``, else the parameter's name."""
+        return self.gradient or self.name
 
 
 @dataclass(frozen=True)
@@ -150,7 +156,13 @@ class Report:
 
     @property
     def wrong_tensors(self) -> list[str]:
+        """Parameter names whose gradient has wrong components."""
         return [row.name for row in self.tensors if not row.passed]
+
+    @property
+    def wrong_gradients(self) -> list[str]:
+        """The same, named as the gradient was given (``dW2``)."""
+        return [row.label for row in self.tensors if not row.passed]
 
     def summary(self, k: int = 5) -> str:
         """A few lines for logs and assertion messages: verdict, findings, worst components."""

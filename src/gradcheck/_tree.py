@@ -178,8 +178,10 @@ def _rebuild_paths(node: Any, by_path: dict[Path, Tensor], path: Path = ()) -> A
     return rebuilt
 
 
-def match_gradient(layout: Layout, grad: Any) -> tuple[np.ndarray, np.dtype]:
-    """Flatten ``grad`` in the order of ``layout``; return it (float64) and its widest dtype.
+def match_gradient(layout: Layout, grad: Any) -> tuple[np.ndarray, np.dtype, tuple[str, ...]]:
+    """Flatten ``grad`` in the order of ``layout``: the vector (float64), widest dtype, names.
+
+    The names are the gradient's own (``dW1`` where the dict says so), one per tensor.
 
     A gradient dict may name ``W1``'s gradient ``W1`` or ``dW1`` (the course convention);
     keys that match no parameter (``dZ1``, ``dA1`` caches) are ignored.
@@ -189,8 +191,9 @@ def match_gradient(layout: Layout, grad: Any) -> tuple[np.ndarray, np.dtype]:
     """
     parts = []
     dtypes = []
+    names = []
     for tensor in layout.tensors:
-        leaf = _find(grad, tensor.path, tensor.name)
+        leaf, name = _find(grad, tensor.path, tensor.name)
         array = _as_float_array(leaf, f"the gradient of {tensor.name}")
         if array.shape != tensor.shape:
             raise StructureError(
@@ -200,12 +203,15 @@ def match_gradient(layout: Layout, grad: Any) -> tuple[np.ndarray, np.dtype]:
             )
         parts.append(array.astype(np.float64).reshape(-1))
         dtypes.append(array.dtype)
+        names.append(name)
     widest = min(dtypes, key=lambda d: np.finfo(d).eps)
-    return np.concatenate(parts), widest
+    return np.concatenate(parts), widest, tuple(names)
 
 
-def _find(grad: Any, path: Path, name: str) -> Any:
+def _find(grad: Any, path: Path, name: str) -> tuple[Any, str]:
+    """The gradient leaf for the parameter at ``path``, and its path name in ``grad``."""
     node = grad
+    found: list[Any] = []
     for depth, key in enumerate(path):
         where = path_name(path[:depth]) if depth else "grad"
         if isinstance(key, int):
@@ -219,6 +225,7 @@ def _find(grad: Any, path: Path, name: str) -> Any:
                     f"{where} has {len(node)} entries but params has more: no gradient for {name}"
                 )
             node = node[key]
+            found.append(key)
             continue
         if not isinstance(node, dict):
             raise StructureError(
@@ -227,8 +234,10 @@ def _find(grad: Any, path: Path, name: str) -> Any:
             )
         if key in node:
             node = node[key]
+            found.append(key)
         elif isinstance(key, str) and "d" + key in node:
             node = node["d" + key]
+            found.append("d" + key)
         else:
             close = difflib.get_close_matches(str(key), [str(k) for k in node], n=1)
             close += difflib.get_close_matches("d" + str(key), [str(k) for k in node], n=1)
@@ -237,4 +246,4 @@ def _find(grad: Any, path: Path, name: str) -> Any:
                 f"no gradient for {name}: {where} has neither {key!r} nor {'d' + str(key)!r} "
                 f"(keys: {', '.join(map(repr, node))}){hint}"
             )
-    return node
+    return node, path_name(tuple(found))
