@@ -112,6 +112,12 @@ class Evaluator:
                     f"loss raised {type(error).__name__}: {error} {where}; use method='central'"
                 ) from error
             raise LossRaisedError(f"the loss raised {type(error).__name__}: {error} {where}") from error
+        if self.complex_step and not np.iscomplexobj(value):
+            raise ComplexStepError(
+                f"method='complex' perturbs the params by an imaginary step, but the loss returned "
+                f"the real {type(value).__name__} {value!r} {where}: it drops the imaginary part "
+                f"(float(), .real, abs() or a real-typed buffer); use method='central'"
+            )
         return to_scalar(value, where, complex_ok=self.complex_step)
 
     def at_theta(self) -> float:
