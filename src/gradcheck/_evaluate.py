@@ -7,6 +7,7 @@ evaluation costs the loss call and nothing proportional to the number of paramet
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Callable
 from typing import Any, Optional
@@ -21,9 +22,11 @@ from ._errors import (
     NondeterministicLossError,
     NonFiniteError,
 )
+from ._noise import SPACING
 from ._tree import Layout
 
 Loss = Callable[[Any], Any]
+_PLAIN_FLOATS = (float, np.float64)
 
 
 def to_scalar(value: Any, where: str, *, complex_ok: bool = False) -> complex | float:
@@ -97,7 +100,8 @@ class Evaluator:
         self._views = flat_views
         self.count = 0
 
-    def _call(self, where: str) -> complex | float:
+    def _call(self, where_of: Callable[[], str]) -> complex | float:
+        """One loss evaluation; ``where_of()`` describes the point, built only for errors."""
         if self.reseed is not None:
             self.reseed()
         self.count += 1
@@ -109,19 +113,21 @@ class Evaluator:
             if self.complex_step:
                 raise ComplexStepError(
                     f"method='complex' needs a loss that accepts complex parameters, but the "
-                    f"loss raised {type(error).__name__}: {error} {where}; use method='central'"
+                    f"loss raised {type(error).__name__}: {error} {where_of()}; use method='central'"
                 ) from error
-            raise LossRaisedError(f"the loss raised {type(error).__name__}: {error} {where}") from error
+            raise LossRaisedError(f"the loss raised {type(error).__name__}: {error} {where_of()}") from error
         if self.complex_step and not np.iscomplexobj(value):
             raise ComplexStepError(
                 f"method='complex' perturbs the params by an imaginary step, but the loss returned "
-                f"the real {type(value).__name__} {value!r} {where}: it drops the imaginary part "
+                f"the real {type(value).__name__} {value!r} {where_of()}: it drops the imaginary part "
                 f"(float(), .real, abs() or a real-typed buffer); use method='central'"
             )
-        return to_scalar(value, where, complex_ok=self.complex_step)
+        if type(value) in _PLAIN_FLOATS and math.isfinite(value) and not self.complex_step:
+            return float(value)  # the common case, without building any message
+        return to_scalar(value, where_of(), complex_ok=self.complex_step)
 
     def at_theta(self) -> float:
-        return float(np.real(self._call("at the unperturbed params")))
+        return float(np.real(self._call(lambda: "at the unperturbed params")))
 
     def at_component(self, component: int, value: complex | float) -> complex | float:
         """J with component ``component`` set to ``value`` (then restored)."""
@@ -130,8 +136,7 @@ class Evaluator:
         original = view[local]
         view[local] = value
         try:
-            where = f"when {self.layout.component_name(component)} is set to {value!r}"
-            return self._call(where)
+            return self._call(lambda: f"when {self.layout.component_name(component)} is set to {value!r}")
         finally:
             view[local] = original
 
@@ -148,7 +153,16 @@ class Evaluator:
         for tensor, view in zip(self.layout.tensors, self._views, strict=True):
             view += t * direction[tensor.slice]
         try:
-            return float(np.real(self._call(f"at θ + {t:g}·direction")))
+            return float(
+                np.real(
+                    self._call(
+                        lambda: (
+                            f"at params moved by a relative {abs(t) * SPACING:.0e} along a random direction "
+                            f"(gradcheck measures the loss's round-off noise there)"
+                        )
+                    )
+                )
+            )
         finally:
             for tensor, view in zip(self.layout.tensors, self._views, strict=True):
                 view[:] = self.theta[tensor.slice]
