@@ -5,17 +5,21 @@ from ._compare import relative_difference
 from ._errors import (
     ComplexStepError,
     GradcheckError,
+    GradcheckWarning,
     GradientMismatch,
     LossError,
     LossRaisedError,
     LossValueError,
+    MonitorFailure,
     MutatedParamsError,
     NondeterministicLossError,
     NonFiniteError,
     OptionError,
     StructureError,
 )
+from ._monitor import Monitor
 from ._report import Component, Finding, Report, Settings, TensorRow
+from ._vjp import check_vjp
 
 __version__ = "0.1.0"
 
@@ -24,10 +28,13 @@ __all__ = [
     "ComplexStepError",
     "Finding",
     "GradcheckError",
+    "GradcheckWarning",
     "GradientMismatch",
     "LossError",
     "LossRaisedError",
     "LossValueError",
+    "Monitor",
+    "MonitorFailure",
     "MutatedParamsError",
     "NonFiniteError",
     "NondeterministicLossError",
@@ -38,6 +45,7 @@ __all__ = [
     "TensorRow",
     "assert_gradients",
     "check",
+    "check_vjp",
     "numerical_gradient",
     "relative_difference",
 ]

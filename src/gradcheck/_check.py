@@ -9,7 +9,7 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from . import _diagnose
+from . import _diagnose, _plan
 from ._compare import analytic_allowance, flag, relative_difference
 from ._errors import OptionError
 from ._evaluate import Evaluator, Loss
@@ -115,6 +115,7 @@ def check(
     eps: Eps = "auto",
     seed: int = 0,
     reseed: Optional[Callable[[], Any]] = None,
+    components: Optional[int] = None,
 ) -> Report:
     """Check an analytic gradient against finite differences, component by component.
 
@@ -130,6 +131,9 @@ def check(
         seed: seeds the random direction used to measure the loss's noise.
         reseed: called before every loss evaluation and before ``grad``: reset your random
             generator here to check a network with dropout.
+        components: check a seeded random sample of this many components instead of all of
+            them (every tensor gets some, small ones entirely); a ``coverage`` finding says
+            how much went unchecked. ``None`` (default) checks every component.
 
     Returns:
         A `Report`; ``report.passed`` is the verdict.
@@ -146,26 +150,27 @@ def check(
         True
     """
     _validate(method, eps, seed)
+    _plan.validate_components(components)
     start = time.perf_counter()
     problem = _Problem(loss, params, reseed, seed)
     analytic, grad_dtype, grad_names = _analytic(grad, problem, reseed)
     layout = problem.layout
     ids = layout.tensor_ids()
     allowance = analytic_allowance(analytic, ids, float(np.finfo(grad_dtype).eps))
-    components = np.arange(layout.size)
+    sample = _plan.select(layout, components, seed, analytic)
 
     def is_suspicious(comps: np.ndarray, numerical: np.ndarray, error: np.ndarray) -> np.ndarray:
         return flag(analytic[comps], numerical, error + allowance[comps])
 
-    found = problem.estimate(method, eps, components, is_suspicious)
-    tolerance = found.error_estimate + allowance[components]
-    flagged = flag(analytic[components], found.numerical, tolerance) & ~found.kink
+    found = problem.estimate(method, eps, sample, is_suspicious)
+    tolerance = found.error_estimate + allowance[sample]
+    flagged = flag(analytic[sample], found.numerical, tolerance) & ~found.kink
     # What a wrong component would face: refinement doubles the round-off of a step-h estimate.
     bug_tolerance = np.where(found.refined | (eps != "auto"), tolerance, tolerance + found.roundoff)
     rows = _tensor_rows(
         layout,
-        components,
-        analytic[components],
+        sample,
+        analytic[sample],
         found.numerical,
         tolerance,
         bug_tolerance,
@@ -178,7 +183,7 @@ def check(
     settings = Settings(
         method=method,
         eps=eps,
-        strategy="full",
+        strategy="full" if sample.size == layout.size else "sample",
         seed=seed,
         dtype=str(max((t.dtype for t in layout.tensors), key=lambda d: np.finfo(d).bits)),
         loss_value=problem.loss_value,
@@ -186,18 +191,19 @@ def check(
         evaluations=problem.evaluator.count,
         seconds=time.perf_counter() - start,
     )
-    findings = _diagnose.kink_findings(layout, components, found.kink)
+    findings = _diagnose.kink_findings(layout, sample, found.kink)
     findings += _diagnose.precision_finding(problem.noise, problem.loss_value, detection_limit)
+    findings += _plan.coverage_finding(layout, sample)
     return Report(
         passed=not flagged.any(),
-        difference=relative_difference(analytic[components], found.numerical),
+        difference=relative_difference(analytic[sample], found.numerical),
         tensors=tuple(rows),
         findings=tuple(findings),
         settings=settings,
         detection_limit=detection_limit,
         layout=layout,
-        components=components,
-        analytic=analytic[components],
+        components=sample,
+        analytic=analytic[sample],
         numerical=found.numerical,
         estimate=tolerance,
         flagged=flagged,

@@ -10,7 +10,7 @@ from typing import Optional
 
 from rich.console import Console
 
-from . import _demo
+from . import _demo, _demo_train
 from ._check import check
 from ._errors import GradcheckError
 from ._files import write_atomic
@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
     demo.add_argument("--eps", default="auto", help="'auto' (default) or a fixed step such as 1e-7")
     demo.add_argument("--method", default="central", help="finite-difference method")
+    demo.add_argument(
+        "--train", action="store_true", help="train the network and check along the way (gc.Monitor)"
+    )
+    demo.add_argument("--steps", type=int, default=200, metavar="N", help="training steps (--train)")
+    demo.add_argument("--every", type=int, default=20, metavar="N", help="steps between checks (--train)")
     return parser
 
 
@@ -60,6 +65,8 @@ def _demo_command(args: argparse.Namespace, console: Console) -> int:
     unknown = [b for b in args.bug if b not in _demo.BUGS]
     if unknown:
         raise GradcheckError(f"--bug {unknown[0]!r} is not a known bug; choose from {', '.join(_demo.BUGS)}")
+    if args.train:
+        return _train_command(args, console)
     loss, params, grads = _demo.problem(tuple(args.bug))
     console.print(
         "Checking the course's network LINEAR→RELU→LINEAR→RELU→LINEAR→SIGMOID "
@@ -70,6 +77,15 @@ def _demo_command(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         write_atomic(args.json, report.to_json())
     return EXIT_OK if report.passed else EXIT_WRONG
+
+
+def _train_command(args: argparse.Namespace, console: Console) -> int:
+    if args.steps < 0:
+        raise GradcheckError(f"--steps {args.steps}: pass the number of training steps (0 or more)")
+    passed, report = _demo_train.run(tuple(args.bug), args.steps, args.every, console)
+    if args.json and report is not None:
+        write_atomic(args.json, report.to_json())
+    return EXIT_OK if passed else EXIT_WRONG
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -16,6 +16,7 @@ BUGS = {
     "dW3-sign": "dW3 with the wrong sign",
     "db2-zero": "db2 left at zero",
     "dW1-entry": "one entry of dW1 off by 50 %",
+    "sigmoid-at-0": "σ′(z3) taken as σ′(0) = 1/4: exact while z3 ≈ 0 (small weights), wrong after training",
 }
 
 
@@ -64,6 +65,8 @@ def backward(x: np.ndarray, y: np.ndarray, cache: tuple, bugs: tuple[str, ...] =
     m = x.shape[1]
     z1, a1, w1, b1, z2, a2, w2, b2, z3, a3, w3, b3 = cache
     dz3 = a3 - y
+    if "sigmoid-at-0" in bugs:  # dA3 · σ′(z3) with σ′(z3) = a3(1 − a3) linearised at z3 = 0
+        dz3 = (-y / a3 + (1 - y) / (1 - a3)) * 0.25
     dw3 = 1.0 / m * np.dot(dz3, a2.T)
     db3 = 1.0 / m * np.sum(dz3, axis=1, keepdims=True)
     da2 = np.dot(w3.T, dz3)

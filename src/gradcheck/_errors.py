@@ -15,6 +15,9 @@ GradcheckError
 │   ├── MutatedParamsError      the loss wrote into the params it was given
 │   └── ComplexStepError        method="complex" on a loss that rejects complex input
 └── GradientMismatch (AssertionError)   raised by assert_gradients / raise_for_failure
+    └── MonitorFailure                  a Monitor's check failed during training
+
+GradcheckWarning (UserWarning)          what Monitor(on_failure="warn") warns with
 ```
 """
 
@@ -67,3 +70,15 @@ class GradientMismatch(GradcheckError, AssertionError):
     def __init__(self, message: str, report: object = None) -> None:
         super().__init__(message)
         self.report = report
+
+
+class MonitorFailure(GradientMismatch):
+    """A `Monitor` check failed during training; ``step`` says when, ``report`` what."""
+
+    def __init__(self, message: str, report: object = None, step: int = 0) -> None:
+        super().__init__(message, report)
+        self.step = step
+
+
+class GradcheckWarning(UserWarning):
+    """A gradient check failed where the caller asked for a warning instead of an error."""

@@ -22,7 +22,8 @@ def _verdict(report: Report) -> Text:
         text = Text("✔ gradients are correct", style="bold green")
     else:
         wrong = ", ".join(report.wrong_gradients)
-        text = Text(f"✘ gradients are WRONG in {wrong}", style="bold red")
+        where = f" in {wrong}" if wrong else " (see findings)"  # e.g. a backward that is not linear
+        text = Text(f"✘ gradients are WRONG{where}", style="bold red")
     return text
 
 

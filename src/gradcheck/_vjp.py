@@ -1,0 +1,203 @@
+"""Check one layer's backward pass: a vector-Jacobian product against its forward.
+
+A layer ``y = f(x)`` has a backward ``vjp(x, c) = Jᵀc`` (the course's ``backward(dout, cache)``).
+With a random cotangent c the scalar J(x) = Σ c·f(x) has the gradient Jᵀc, so `check` does the
+numerical part. A backward must also be *linear* in c; one that ignores ``dout``, masks with
+``dout``'s own sign, or accumulates into a buffer between calls is caught by comparing
+vjp(c₁ + c₂) with vjp(c₁) + vjp(c₂), vjp(2c₁) with 2·vjp(c₁), and vjp(c₁) with itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import reprlib
+from collections.abc import Callable
+from typing import Any, Optional
+
+import numpy as np
+
+from . import _plan
+from ._check import Eps, _validate, check
+from ._errors import LossValueError, OptionError
+from ._report import Finding, Report
+from ._tree import Layout, flatten, match_gradient
+
+# The cotangents come from their own stream of the seed (the plan uses stream 1).
+COTANGENT_STREAM = 2
+
+
+def linearity_tolerance(eps: float) -> float:
+    """√ε: the relative violation of linearity a correct backward cannot reach.
+
+    A linear backward in floating point obeys vjp(a + b) = vjp(a) + vjp(b) up to rounding:
+    ε times a modest factor (about √n for a sum of n random-signed terms; Higham, *Accuracy and
+    Stability of Numerical Algorithms*, §3). A backward that misuses ``dout`` is off by O(1),
+    since c₁ and c₂ are independent. √ε sits a factor 1/√ε from both (1e8 in float64, 3e3 in
+    float32), so neither a sum of millions of float32 terms nor a genuine violation lands
+    on the wrong side.
+    """
+    return math.sqrt(eps)
+
+
+def _output(value: Any, where: str, shape: Optional[tuple[int, ...]] = None) -> np.ndarray:
+    """f's return value as a float array (of ``shape`` when given)."""
+    if hasattr(value, "detach"):  # a torch tensor that requires grad
+        value = value.detach()
+    array = np.asarray(value)
+    if not np.issubdtype(array.dtype, np.floating):
+        raise LossValueError(
+            f"f returned dtype {array.dtype} {where}; check_vjp needs f(inputs) to return the "
+            f"layer's output as a float array"
+        )
+    if shape is not None and array.shape != shape:
+        raise LossValueError(
+            f"f returned shape {array.shape} {where} but {shape} at the unperturbed inputs; "
+            f"a layer's output must keep its shape"
+        )
+    return array
+
+
+class _Backward:
+    """Calls the user's vjp with fresh copies and flattens what it returns."""
+
+    def __init__(self, vjp: Callable[[Any, Any], Any], layout: Layout, theta: np.ndarray) -> None:
+        self.vjp = vjp
+        self.layout = layout
+        self.theta = theta
+        self.wrote_cotangent = 0  # entries of a cotangent the vjp changed in place
+
+    def raw(self, cotangent: np.ndarray) -> Any:
+        given = cotangent.copy()
+        result = self.vjp(self.layout.unflatten(self.theta), given)
+        self.wrote_cotangent = max(self.wrote_cotangent, int(np.sum(given != cotangent)))
+        return result
+
+    def flat(self, cotangent: np.ndarray) -> np.ndarray:
+        return match_gradient(self.layout, self.raw(cotangent))[0]
+
+
+def _relative(residual: np.ndarray, *parts: np.ndarray) -> float:
+    scale = sum(float(np.linalg.norm(p)) for p in parts)
+    return float(np.linalg.norm(residual)) / scale if scale else 0.0
+
+
+def _linearity_findings(
+    backward: _Backward, first: np.ndarray, c1: np.ndarray, c2: np.ndarray, tolerance: float
+) -> list[Finding]:
+    """One finding per tensor whose gradient is not repeatable, or not linear in the cotangent."""
+    again, g2 = backward.flat(c1), backward.flat(c2)
+    total, double = backward.flat(c1 + c2), backward.flat(2 * c1)
+    findings = []
+    for tensor in backward.layout.tensors:
+        s = tensor.slice
+        repeat = _relative(again[s] - first[s], again[s], first[s])
+        additive = _relative(total[s] - first[s] - g2[s], total[s], first[s], g2[s])
+        homogeneous = _relative(double[s] - 2 * first[s], double[s], 2 * first[s])
+        name = tensor.name
+        if repeat > tolerance:
+            kind, value = "repeatability", repeat
+            message = (
+                f"calling vjp twice with the same cotangent gave different gradients for {name} "
+                f"({repeat:.1e} relative): the backward keeps state between calls (accumulates "
+                f"into a buffer with +=, or draws random numbers); return fresh arrays every call"
+            )
+        elif homogeneous > tolerance:
+            kind, value = "linearity", homogeneous
+            message = (
+                f"the gradient of {name} does not scale with the upstream gradient: vjp(2c) "
+                f"differs from 2·vjp(c) by {homogeneous:.1e} relative (rounding allows "
+                f"{tolerance:.0e}); does the backward ignore dout, or use it squared, normalised "
+                f"or through abs()?"
+            )
+        elif additive > tolerance:
+            kind, value = "linearity", additive
+            message = (
+                f"the gradient of {name} is not additive in the upstream gradient: vjp(c₁ + c₂) "
+                f"differs from vjp(c₁) + vjp(c₂) by {additive:.1e} relative (rounding allows "
+                f"{tolerance:.0e}); does the backward branch on dout itself, e.g. a ReLU mask "
+                f"taken from dout > 0 instead of the layer's input?"
+            )
+        else:
+            continue
+        findings.append(Finding(kind, name, message, (), value))
+    return findings
+
+
+def _cotangent_finding(entries: int) -> list[Finding]:
+    if not entries:
+        return []
+    return [
+        Finding(
+            "modifies_cotangent",
+            None,
+            f"vjp wrote into the cotangent it was given ({entries} entries changed): where "
+            f"dout also flows elsewhere (a residual connection, a shared layer) that branch then "
+            f"gets a wrong gradient; work on a copy (dx = dout.copy())",
+            (),
+            float(entries),
+        )
+    ]
+
+
+def check_vjp(
+    f: Callable[[Any], Any],
+    inputs: Any,
+    vjp: Callable[[Any, Any], Any],
+    *,
+    method: str = "central",
+    eps: Eps = "auto",
+    seed: int = 0,
+    components: Optional[int] = None,
+) -> Report:
+    """Check a layer's backward pass ``vjp`` against its forward ``f``.
+
+    Args:
+        f: ``f(inputs) -> array``, the layer's output; called with copies.
+        inputs: what the layer's output depends on and the backward differentiates: one float
+            array or a list / tuple / dict of them (``{"x": x, "W": W, "b": b}``).
+        vjp: ``vjp(inputs, cotangent)`` returns the gradients of ``Σ cotangent·f(inputs)``
+            with the structure of ``inputs`` (``dW`` for ``W`` is fine, extra keys are
+            ignored): a layer's ``backward(dout, cache)`` wrapped as
+            ``lambda inp, dout: backward(dout, forward_cache(inp))``.
+        method, eps, components: as in `check`.
+        seed: draws the random cotangents (and seeds `check`).
+
+    Returns:
+        A `Report` of `check` on ``Σ c·f(inputs)``, failing also when the backward is not linear
+        in the cotangent (``linearity``) or not repeatable (``repeatability``) findings.
+
+    Example:
+        >>> import numpy as np, gradcheck as gc
+        >>> W = np.arange(6.0).reshape(2, 3)
+        >>> gc.check_vjp(lambda x: W @ x, np.ones(3), lambda x, dout: W.T @ dout).passed
+        True
+    """
+    for name, value in (("f", f), ("vjp", vjp)):
+        if not callable(value):
+            raise OptionError(
+                f"{name}={reprlib.repr(value)} (type={type(value).__name__}) is not callable; pass a function"
+            )
+    _validate(method, eps, seed)
+    _plan.validate_components(components)
+    theta, layout = flatten(inputs)
+    output = _output(f(layout.unflatten(theta)), "at the unperturbed inputs")
+    rng = np.random.default_rng([int(seed), COTANGENT_STREAM])
+    c1, c2 = (rng.standard_normal(output.shape).astype(output.dtype) for _ in range(2))
+    weights = c1.astype(np.float64)
+
+    def loss(params: Any) -> float:
+        return float(np.sum(weights * _output(f(params), "at perturbed inputs", output.shape)))
+
+    backward = _Backward(vjp, layout, theta)
+    raw = backward.raw(c1)
+    report = check(loss, inputs, raw, method=method, eps=eps, seed=seed, components=components)
+    first, dtype = match_gradient(layout, raw)[:2]
+    coarsest = max(np.finfo(d).eps for d in (dtype, output.dtype, *(t.dtype for t in layout.tensors)))
+    findings = _linearity_findings(backward, first, c1, c2, linearity_tolerance(float(coarsest)))
+    findings += _cotangent_finding(backward.wrote_cotangent)
+    return dataclasses.replace(
+        report,
+        passed=report.passed and not any(x.kind in ("linearity", "repeatability") for x in findings),
+        findings=report.findings + tuple(findings),
+    )
