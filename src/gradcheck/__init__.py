@@ -13,6 +13,8 @@ from ._errors import (
     NondeterministicLossError,
     NonFiniteError,
     OptionError,
+    OutputError,
+    SlowCheckWarning,
     StructureError,
 )
 from ._report import Component, Finding, Report, Settings, TensorRow
@@ -32,8 +34,10 @@ __all__ = [
     "NonFiniteError",
     "NondeterministicLossError",
     "OptionError",
+    "OutputError",
     "Report",
     "Settings",
+    "SlowCheckWarning",
     "StructureError",
     "TensorRow",
     "assert_gradients",

@@ -9,9 +9,9 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from . import _diagnose
+from . import _diagnose, _options
+from ._budget import SLOW_SECONDS, warn_if_slow
 from ._compare import analytic_allowance, flag, relative_difference
-from ._errors import OptionError
 from ._evaluate import Evaluator, Loss
 from ._finite_differences import SAFETY, Estimates, estimate
 from ._noise import measure_noise
@@ -23,22 +23,14 @@ Grad = Union[Any, Callable[[Any], Any]]
 Eps = Union[str, float]
 
 
-def _validate(method: str, eps: Eps, seed: int) -> None:
-    if method not in METHODS:
-        raise OptionError(
-            f"method={method!r} is not a finite-difference method; choose one of "
-            f"{', '.join(map(repr, METHODS))}"
-        )
-    if isinstance(eps, str):
-        if eps != "auto":
-            raise OptionError(f"eps={eps!r} (type=str): pass 'auto' or a positive step such as 1e-7")
-    elif isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (math.isfinite(eps) and eps > 0):
-        raise OptionError(
-            f"eps={eps!r} (type={type(eps).__name__}): the step must be 'auto' or a positive "
-            f"finite number such as 1e-7"
-        )
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise OptionError(f"seed={seed!r} (type={type(seed).__name__}): pass an integer")
+def _validate(loss: Any, method: str, eps: Eps, seed: int, reseed: Any, warn_slow: Any) -> None:
+    _options.function("loss", loss, signature="params -> float")
+    _options.choice("method", method, METHODS)
+    _options.positive("eps", eps, keywords=("auto",))
+    _options.count("seed", seed, minimum=0)
+    _options.function("reseed", reseed, optional=True, signature="() -> None")
+    if warn_slow is not None:
+        _options.positive("warn_slow", warn_slow, example="60 (seconds), or None")
 
 
 class _Problem:
@@ -115,6 +107,7 @@ def check(
     eps: Eps = "auto",
     seed: int = 0,
     reseed: Optional[Callable[[], Any]] = None,
+    warn_slow: Optional[float] = SLOW_SECONDS,
 ) -> Report:
     """Check an analytic gradient against finite differences, component by component.
 
@@ -130,6 +123,8 @@ def check(
         seed: seeds the random direction used to measure the loss's noise.
         reseed: called before every loss evaluation and before ``grad``: reset your random
             generator here to check a network with dropout.
+        warn_slow: emit a `SlowCheckWarning` when the check, timed on its first loss calls, is
+            estimated to take longer than this many seconds (default 60); None never warns.
 
     Returns:
         A `Report`; ``report.passed`` is the verdict.
@@ -145,9 +140,10 @@ def check(
         >>> report.passed
         True
     """
-    _validate(method, eps, seed)
+    _validate(loss, method, eps, seed, reseed, warn_slow)
     start = time.perf_counter()
     problem = _Problem(loss, params, reseed, seed)
+    warn_if_slow(problem.evaluator.durations, method, problem.layout.size, warn_slow)
     analytic, grad_dtype = _analytic(grad, problem, reseed)
     layout = problem.layout
     ids = layout.tensor_ids()
@@ -222,7 +218,9 @@ def _tensor_rows(
         bug_tol = bug_tolerance[mine]
         error = np.abs(a - d)
         with np.errstate(divide="ignore", invalid="ignore"):
-            significance = np.where(kink[mine], -1.0, np.nan_to_num(error / tol, posinf=1e300))
+            ratio = np.nan_to_num(error / tol, posinf=1e300)  # 0/0 is an exact match
+            ratio[np.isnan(error)] = 1e300  # a NaN in the gradient is as wrong as it gets
+            significance = np.where(kink[mine], -1.0, ratio)
             limits = SAFETY * bug_tol / np.abs(a)
         worst = None
         if a.size:
@@ -250,7 +248,13 @@ def assert_gradients(loss: Loss, params: Any, grad: Grad, **options: Any) -> Rep
 
 
 def numerical_gradient(
-    loss: Loss, params: Any, *, method: str = "central", eps: Eps = "auto", seed: int = 0
+    loss: Loss,
+    params: Any,
+    *,
+    method: str = "central",
+    eps: Eps = "auto",
+    seed: int = 0,
+    warn_slow: Optional[float] = SLOW_SECONDS,
 ) -> Any:
     """The finite-difference gradient of ``loss`` with the structure of ``params``.
 
@@ -260,8 +264,9 @@ def numerical_gradient(
         >>> np.round(g["w"], 6)
         array([ 2., -4.])
     """
-    _validate(method, eps, seed)
+    _validate(loss, method, eps, seed, None, warn_slow)
     problem = _Problem(loss, params, None, seed)
+    warn_if_slow(problem.evaluator.durations, method, problem.layout.size, warn_slow)
     components = np.arange(problem.layout.size)
     nothing = lambda comps, numerical, error: np.zeros(comps.size, dtype=bool)  # noqa: E731
     found = problem.estimate(method, eps, components, nothing)

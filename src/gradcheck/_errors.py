@@ -7,6 +7,7 @@ and one hint for the fix.
 GradcheckError
 ├── StructureError              params and grad do not line up (key, shape, dtype)
 ├── OptionError (ValueError)    an option has an invalid value
+├── OutputError (OSError)       a report file cannot be written (nothing half-written is left)
 ├── LossError                   the loss misbehaved
 │   ├── LossValueError          the loss returned something that is not a real scalar
 │   ├── NonFiniteError          NaN or inf at θ or at a perturbed point
@@ -15,6 +16,8 @@ GradcheckError
 │   ├── MutatedParamsError      the loss wrote into the params it was given
 │   └── ComplexStepError        method="complex" on a loss that rejects complex input
 └── GradientMismatch (AssertionError)   raised by assert_gradients / raise_for_failure
+
+SlowCheckWarning (UserWarning)          the check is estimated to take long (it still runs)
 ```
 """
 
@@ -31,6 +34,10 @@ class StructureError(GradcheckError):
 
 class OptionError(GradcheckError, ValueError):
     """An option has a value gradcheck cannot use."""
+
+
+class OutputError(GradcheckError, OSError):
+    """A report file could not be written; the target is unchanged."""
 
 
 class LossError(GradcheckError):
@@ -67,3 +74,10 @@ class GradientMismatch(GradcheckError, AssertionError):
     def __init__(self, message: str, report: object = None) -> None:
         super().__init__(message)
         self.report = report
+
+
+class SlowCheckWarning(UserWarning):
+    """The check is estimated to take longer than ``warn_slow`` seconds (it still runs).
+
+    Turn it into an error with ``warnings.simplefilter("error", gc.SlowCheckWarning)``.
+    """
