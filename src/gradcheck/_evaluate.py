@@ -74,10 +74,15 @@ class Evaluator:
                     f"method='complex' needs a loss that accepts complex parameters, but the "
                     f"loss raised {type(error).__name__}: {error} {describe(where)}; use method='central'"
                 ) from error
-            hint = "works at θ but not nearby" if perturbed else "fails at θ itself"
+            hint = (
+                "it works at θ, so θ lies within one step of where it fails: pass a smaller fixed "
+                "eps, or move the params away from there"
+                if perturbed
+                else "call loss(params) yourself to debug it"
+            )
             raise LossRaisedError(
-                f"the loss raised {type(error).__name__}: {error} {describe(where)} (it {hint}; the "
-                f"original traceback is chained above)"
+                f"the loss raised {type(error).__name__}({error}) {describe(where)}; {hint} (its "
+                f"traceback is shown above this error)"
             ) from error
         if len(self.durations) < TIMED_CALLS:
             self.durations.append(time.perf_counter() - start)
@@ -119,10 +124,11 @@ class Evaluator:
 
         def where() -> str:
             moved = np.flatnonzero(direction)
+            names = ", ".join(self.layout.component_name(int(i)) for i in moved[:4])
             return (
                 f"at θ moved by up to {abs(t) * np.abs(direction).max():.1e} in {moved.size} "
-                f"components such as {self.layout.component_name(int(moved[0]))} (while measuring "
-                f"the loss's round-off noise)"
+                f"components ({names}{', ...' if moved.size > 4 else ''}) while measuring the "
+                f"loss's round-off noise"
             )
 
         try:
@@ -146,7 +152,8 @@ class Evaluator:
                 changed = np.flatnonzero(view != self.theta[tensor.slice])
                 raise MutatedParamsError(
                     f"the loss modified its params in place ({tensor.name} changed at "
-                    f"{changed.size} entries, first {tensor.component_name(int(changed[0]))}); "
+                    f"{changed.size} of {tensor.size} entries, first "
+                    f"{tensor.component_name(int(changed[0]))}); "
                     f"your arrays are untouched (gradcheck passes copies), but a loss that "
                     f"writes to its params cannot be checked: compute into new arrays instead "
                     f"(W = W - x, not W -= x)"

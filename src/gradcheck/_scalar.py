@@ -37,7 +37,9 @@ def _reject_obvious(value: Any, where: Callable[[], str]) -> None:
     if value is None:
         raise LossValueError(f"the loss returned None {where()}; did you forget `return cost`?")
     if isinstance(value, (str, bytes)):
-        raise LossValueError(f"{_returned(value)} {value!r} {where()}; it must return the cost as a float")
+        raise LossValueError(
+            f"the loss returned the string {value!r} {where()}; it must return the cost as a float"
+        )
     if isinstance(value, (bool, np.bool_)):
         raise LossValueError(
             f"the loss returned the boolean {value!r} {where()}; it must return the cost as a float"

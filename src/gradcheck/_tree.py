@@ -57,7 +57,7 @@ def leaves(tree: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
         yield path, tree
 
 
-def _as_float_array(leaf: Any, name: str) -> np.ndarray:
+def _as_float_array(leaf: Any, name: str, *, gradient: bool = False) -> np.ndarray:
     """``leaf`` as a floating-point array (no copy when it already is one)."""
     if leaf is None:  # only gradients get here: a None parameter is an empty subtree
         raise StructureError(
@@ -66,16 +66,20 @@ def _as_float_array(leaf: Any, name: str) -> np.ndarray:
     try:
         array = np.asarray(leaf)
     except Exception as error:  # e.g. a torch tensor that requires grad
-        hint = "; pass tensor.detach().cpu().numpy()" if hasattr(leaf, "detach") else ""
+        hint = (
+            "; pass tensor.detach().cpu().numpy()"
+            if hasattr(leaf, "detach") and "detach" not in str(error)
+            else ""
+        )
         raise StructureError(
             f"{name} of type {type(leaf).__name__} cannot be read as an array ({error}){hint}"
         ) from error
     if array.dtype.kind != "f":
-        raise StructureError(f"{name} {_not_float(leaf, array)}")
+        raise StructureError(f"{name} {_not_float(leaf, array, gradient)}")
     return array
 
 
-def _not_float(leaf: Any, array: np.ndarray) -> str:
+def _not_float(leaf: Any, array: np.ndarray, gradient: bool) -> str:
     """What is wrong with a leaf that is not a float array, and the fix."""
     kind, what = array.dtype.kind, f"dtype {array.dtype}, shape {array.shape}"
     if isinstance(leaf, str):
@@ -87,6 +91,8 @@ def _not_float(leaf: Any, array: np.ndarray) -> str:
             f"is a boolean array ({what}); a mask is not a parameter: leave it out of params and "
             f"use it inside the loss (lambda p: loss(p, mask))"
         )
+    if kind in "iu" and gradient:
+        return f"is an integer array ({what}); pass it as .astype(float)"
     if kind in "iu":
         return (
             f"is an integer array ({what}); gradcheck perturbs floating-point parameters: pass "
@@ -229,10 +235,14 @@ def _reject_nonfinite(theta: np.ndarray, layout: Layout) -> None:
     if bad.size:
         first = int(bad[0])
         raise StructureError(
-            f"{layout.component_name(first)} is {theta[first]} ({bad.size} non-finite entries in "
-            f"params); a gradient check needs finite params: look at how they were initialised "
+            f"{layout.component_name(first)} is {theta[first]} ({_entries(bad.size)} of params not "
+            f"finite); a gradient check needs finite params: look at how they were initialised "
             f"or trained"
         )
+
+
+def _entries(count: int) -> str:
+    return f"{count} entry" if count == 1 else f"{count} entries"
 
 
 def _rebuild_paths(node: Any, by_path: dict[Path, Tensor], path: Path = ()) -> Any:
@@ -261,7 +271,7 @@ def match_gradient(layout: Layout, grad: Any) -> tuple[np.ndarray, np.dtype]:
     dtypes = []
     for tensor in layout.tensors:
         leaf = _find(grad, tensor.path, tensor.name, layout)
-        array = _as_float_array(leaf, f"the gradient of {tensor.name}")
+        array = _as_float_array(leaf, f"the gradient of {tensor.name}", gradient=True)
         if array.shape != tensor.shape:
             raise StructureError(
                 f"the gradient of {tensor.name} has shape {array.shape} but {tensor.name} has "
@@ -317,9 +327,10 @@ def _find(grad: Any, path: Path, name: str, layout: Layout) -> Any:
                 if isinstance(node, (list, tuple)) and len(node) == len(keys)
                 else ""
             )
+            there = "is a dict" if depth == 0 else "hold a dict there"
             raise StructureError(
-                f"{where} is a {type(node).__name__} but params hold a dict there; give the "
-                f"gradient as a dict with the keys {keys}{hint}"
+                f"{where} is a {type(node).__name__} but params {there}; give the gradient as a "
+                f"dict with the keys {keys}{hint}"
             )
         node = _lookup(node, key, name, where)
     return node
