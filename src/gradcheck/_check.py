@@ -12,6 +12,7 @@ import numpy as np
 from . import _diagnose, _options
 from ._budget import SLOW_SECONDS, warn_if_slow
 from ._compare import analytic_allowance, flag, relative_difference
+from ._detection import sure_error
 from ._evaluate import Evaluator, Loss
 from ._finite_differences import SAFETY, Estimates, estimate
 from ._noise import measure_noise
@@ -20,6 +21,12 @@ from ._stencils import METHODS, STENCILS, auto_steps
 from ._tree import Layout, flatten, match_gradient
 
 Grad = Union[Any, Callable[[Any], Any]]
+
+# Perturbed values are rounded to each parameter's dtype, so a step must span several of its
+# ulps: forward differences on float32 params chose 2^-27 (below float32's 6e-8 spacing at 0.7),
+# the rounded step was 0 and the derivative NaN (found by tests/test_properties.py). Eight ulps
+# keep h/4, Richardson's finest step, at two ulps. A power of two, like the steps.
+MIN_STEP_ULPS = 8
 Eps = Union[str, float]
 
 
@@ -48,7 +55,13 @@ class _Problem:
         if eps != "auto":
             return np.full(self.theta.size, float(eps))
         relative = self.noise / abs(self.loss_value) if self.loss_value else 0.0
-        return auto_steps(self.theta, STENCILS.get(method, STENCILS["central"]).order, relative)
+        steps = auto_steps(self.theta, STENCILS.get(method, STENCILS["central"]).order, relative)
+        return np.maximum(steps, MIN_STEP_ULPS * self.spacing())
+
+    def spacing(self) -> np.ndarray:
+        """Per component, the gap to the next number of its own dtype (its ulp at θᵢ)."""
+        gaps = [np.spacing(np.abs(self.theta[t.slice]).astype(t.dtype)) for t in self.layout.tensors]
+        return np.concatenate(gaps).astype(np.float64)
 
     def round_to(self) -> np.ndarray:
         """Per component, the NumPy scalar type its perturbed values are rounded to."""
@@ -156,8 +169,9 @@ def check(
     found = problem.estimate(method, eps, components, is_suspicious)
     tolerance = found.error_estimate + allowance[components]
     flagged = flag(analytic[components], found.numerical, tolerance) & ~found.kink
-    # What a wrong component would face: refinement doubles the round-off of a step-h estimate.
-    bug_tolerance = np.where(found.refined | (eps != "auto"), tolerance, tolerance + found.roundoff)
+    seen = np.where(flagged, 0.0, np.abs(analytic[components] - found.numerical))
+    # _tensor_rows turns SAFETY·bug_tolerance into each tensor's detection limit.
+    bug_tolerance = sure_error(method, eps != "auto", found, tolerance, seen) / SAFETY
     rows = _tensor_rows(
         layout,
         components,
