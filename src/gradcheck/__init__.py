@@ -15,6 +15,8 @@ from ._errors import (
     NondeterministicLossError,
     NonFiniteError,
     OptionError,
+    OutputError,
+    SlowCheckWarning,
     StructureError,
 )
 from ._monitor import Monitor
@@ -39,8 +41,10 @@ __all__ = [
     "NonFiniteError",
     "NondeterministicLossError",
     "OptionError",
+    "OutputError",
     "Report",
     "Settings",
+    "SlowCheckWarning",
     "StructureError",
     "TensorRow",
     "assert_gradients",

@@ -9,9 +9,10 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from . import _diagnose, _plan
+from . import _diagnose, _options, _plan
+from ._budget import SLOW_SECONDS, warn_if_slow
 from ._compare import analytic_allowance, flag, relative_difference
-from ._errors import OptionError
+from ._detection import sure_error
 from ._evaluate import Evaluator, Loss
 from ._finite_differences import SAFETY, Estimates, estimate
 from ._noise import measure_noise
@@ -20,25 +21,27 @@ from ._stencils import METHODS, STENCILS, auto_steps
 from ._tree import Layout, flatten, match_gradient
 
 Grad = Union[Any, Callable[[Any], Any]]
+
+# Perturbed values are rounded to each parameter's dtype, so a step must span several of its
+# ulps: forward differences on float32 params chose 2^-27 (below float32's 6e-8 spacing at 0.7),
+# the rounded step was 0 and the derivative NaN (found by tests/test_properties.py). Eight ulps
+# keep h/4, Richardson's finest step, at two ulps. A power of two, like the steps.
+MIN_STEP_ULPS = 8
 Eps = Union[str, float]
 
 
-def _validate(method: str, eps: Eps, seed: int) -> None:
-    if method not in METHODS:
-        raise OptionError(
-            f"method={method!r} is not a finite-difference method; choose one of "
-            f"{', '.join(map(repr, METHODS))}"
-        )
-    if isinstance(eps, str):
-        if eps != "auto":
-            raise OptionError(f"eps={eps!r} (type=str): pass 'auto' or a positive step such as 1e-7")
-    elif isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (math.isfinite(eps) and eps > 0):
-        raise OptionError(
-            f"eps={eps!r} (type={type(eps).__name__}): the step must be 'auto' or a positive "
-            f"finite number such as 1e-7"
-        )
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise OptionError(f"seed={seed!r} (type={type(seed).__name__}): pass an integer")
+def _validate(
+    method: Any, eps: Any, seed: Any, *, loss: Any = None, reseed: Any = None, warn_slow: Any = None
+) -> None:
+    """Check the options every entry point shares, before the loss is ever called."""
+    if loss is not None:
+        _options.function("loss", loss, signature="params -> float")
+    _options.choice("method", method, METHODS)
+    _options.positive("eps", eps, keywords=("auto",))
+    _options.count("seed", seed, minimum=0)
+    _options.function("reseed", reseed, optional=True, signature="() -> None")
+    if warn_slow is not None:
+        _options.positive("warn_slow", warn_slow, example="60 (seconds), or None")
 
 
 class _Problem:
@@ -56,7 +59,13 @@ class _Problem:
         if eps != "auto":
             return np.full(self.theta.size, float(eps))
         relative = self.noise / abs(self.loss_value) if self.loss_value else 0.0
-        return auto_steps(self.theta, STENCILS.get(method, STENCILS["central"]).order, relative)
+        steps = auto_steps(self.theta, STENCILS.get(method, STENCILS["central"]).order, relative)
+        return np.maximum(steps, MIN_STEP_ULPS * self.spacing())
+
+    def spacing(self) -> np.ndarray:
+        """Per component, the gap to the next number of its own dtype (its ulp at θᵢ)."""
+        gaps = [np.spacing(np.abs(self.theta[t.slice]).astype(t.dtype)) for t in self.layout.tensors]
+        return np.concatenate(gaps).astype(np.float64)
 
     def round_to(self) -> np.ndarray:
         """Per component, the NumPy scalar type its perturbed values are rounded to."""
@@ -116,6 +125,7 @@ def check(
     seed: int = 0,
     reseed: Optional[Callable[[], Any]] = None,
     components: Optional[int] = None,
+    warn_slow: Optional[float] = SLOW_SECONDS,
 ) -> Report:
     """Check an analytic gradient against finite differences, component by component.
 
@@ -134,6 +144,8 @@ def check(
         components: check a seeded random sample of this many components instead of all of
             them (every tensor gets some, small ones entirely); a ``coverage`` finding says
             how much went unchecked. ``None`` (default) checks every component.
+        warn_slow: emit a `SlowCheckWarning` when the check, timed on its first loss calls, is
+            estimated to take longer than this many seconds (default 60); None never warns.
 
     Returns:
         A `Report`; ``report.passed`` is the verdict.
@@ -149,10 +161,12 @@ def check(
         >>> report.passed
         True
     """
-    _validate(method, eps, seed)
+    _validate(method, eps, seed, loss=loss, reseed=reseed, warn_slow=warn_slow)
     _plan.validate_components(components)
     start = time.perf_counter()
     problem = _Problem(loss, params, reseed, seed)
+    planned = problem.layout.size if components is None else min(components, problem.layout.size)
+    warn_if_slow(problem.evaluator.durations, method, planned, warn_slow)
     analytic, grad_dtype, grad_names = _analytic(grad, problem, reseed)
     layout = problem.layout
     ids = layout.tensor_ids()
@@ -165,8 +179,9 @@ def check(
     found = problem.estimate(method, eps, sample, is_suspicious)
     tolerance = found.error_estimate + allowance[sample]
     flagged = flag(analytic[sample], found.numerical, tolerance) & ~found.kink
-    # What a wrong component would face: refinement doubles the round-off of a step-h estimate.
-    bug_tolerance = np.where(found.refined | (eps != "auto"), tolerance, tolerance + found.roundoff)
+    seen = np.where(flagged, 0.0, np.abs(analytic[sample] - found.numerical))
+    # _tensor_rows turns SAFETY·bug_tolerance into each tensor's detection limit.
+    bug_tolerance = sure_error(method, eps != "auto", found, tolerance, seen) / SAFETY
     rows = _tensor_rows(
         layout,
         sample,
@@ -230,7 +245,9 @@ def _tensor_rows(
         bug_tol = bug_tolerance[mine]
         error = np.abs(a - d)
         with np.errstate(divide="ignore", invalid="ignore"):
-            significance = np.where(kink[mine], -1.0, np.nan_to_num(error / tol, posinf=1e300))
+            ratio = np.nan_to_num(error / tol, posinf=1e300)  # 0/0 is an exact match
+            ratio[np.isnan(error)] = 1e300  # a NaN in the gradient is as wrong as it gets
+            significance = np.where(kink[mine], -1.0, ratio)
             limits = SAFETY * bug_tol / np.abs(a)
         worst = None
         if a.size:
@@ -259,7 +276,13 @@ def assert_gradients(loss: Loss, params: Any, grad: Grad, **options: Any) -> Rep
 
 
 def numerical_gradient(
-    loss: Loss, params: Any, *, method: str = "central", eps: Eps = "auto", seed: int = 0
+    loss: Loss,
+    params: Any,
+    *,
+    method: str = "central",
+    eps: Eps = "auto",
+    seed: int = 0,
+    warn_slow: Optional[float] = SLOW_SECONDS,
 ) -> Any:
     """The finite-difference gradient of ``loss`` with the structure of ``params``.
 
@@ -269,8 +292,9 @@ def numerical_gradient(
         >>> np.round(g["w"], 6)
         array([ 2., -4.])
     """
-    _validate(method, eps, seed)
+    _validate(method, eps, seed, loss=loss, warn_slow=warn_slow)
     problem = _Problem(loss, params, None, seed)
+    warn_if_slow(problem.evaluator.durations, method, problem.layout.size, warn_slow)
     components = np.arange(problem.layout.size)
     nothing = lambda comps, numerical, error: np.zeros(comps.size, dtype=bool)  # noqa: E731
     found = problem.estimate(method, eps, components, nothing)

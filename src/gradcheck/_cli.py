@@ -95,5 +95,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return _demo_command(args, console)
     except GradcheckError as error:
-        Console(stderr=True).print(f"gradcheck: error: {error}", markup=False, highlight=False)
+        Console(stderr=True, soft_wrap=True).print(
+            f"gradcheck: error: {error}", markup=False, highlight=False
+        )
         return EXIT_USAGE

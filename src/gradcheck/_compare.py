@@ -48,10 +48,14 @@ def analytic_allowance(analytic: np.ndarray, tensor_ids: np.ndarray, eps: float)
     rms = np.zeros(tensor_ids.max() + 1)
     for t in range(rms.size):
         values = analytic[tensor_ids == t]
+        values = values[np.isfinite(values)]  # a NaN entry is flagged on its own, not its tensor
         rms[t] = float(np.sqrt(np.mean(values**2))) if values.size else 0.0
     return eps * np.maximum(np.abs(analytic), rms[tensor_ids])
 
 
 def flag(analytic: np.ndarray, numerical: np.ndarray, tolerance: np.ndarray) -> np.ndarray:
-    """Components whose discrepancy exceeds SAFETY times their estimated error."""
-    return np.abs(analytic - numerical) > SAFETY * tolerance
+    """Components whose discrepancy exceeds SAFETY times their estimated error.
+
+    Written as "not within" so that a NaN anywhere (a NaN in the analytic gradient) is flagged.
+    """
+    return ~(np.abs(analytic - numerical) <= SAFETY * tolerance)

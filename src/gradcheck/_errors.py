@@ -7,6 +7,7 @@ and one hint for the fix.
 GradcheckError
 ├── StructureError              params and grad do not line up (key, shape, dtype)
 ├── OptionError (ValueError)    an option has an invalid value
+├── OutputError (OSError)       a report file cannot be written (nothing half-written is left)
 ├── LossError                   the loss misbehaved
 │   ├── LossValueError          the loss returned something that is not a real scalar
 │   ├── NonFiniteError          NaN or inf at θ or at a perturbed point
@@ -18,6 +19,7 @@ GradcheckError
     └── MonitorFailure                  a Monitor's check failed during training
 
 GradcheckWarning (UserWarning)          what Monitor(on_failure="warn") warns with
+SlowCheckWarning (UserWarning)          the check is estimated to take long (it still runs)
 ```
 """
 
@@ -34,6 +36,10 @@ class StructureError(GradcheckError):
 
 class OptionError(GradcheckError, ValueError):
     """An option has a value gradcheck cannot use."""
+
+
+class OutputError(GradcheckError, OSError):
+    """A report file could not be written; the target is unchanged."""
 
 
 class LossError(GradcheckError):
@@ -82,3 +88,10 @@ class MonitorFailure(GradientMismatch):
 
 class GradcheckWarning(UserWarning):
     """A gradient check failed where the caller asked for a warning instead of an error."""
+
+
+class SlowCheckWarning(UserWarning):
+    """The check is estimated to take longer than ``warn_slow`` seconds (it still runs).
+
+    Turn it into an error with ``warnings.simplefilter("error", gc.SlowCheckWarning)``.
+    """

@@ -8,7 +8,7 @@ evaluation costs the loss call and nothing proportional to the number of paramet
 from __future__ import annotations
 
 import math
-import numbers
+import time
 from collections.abc import Callable
 from typing import Any, Optional
 
@@ -17,60 +17,18 @@ import numpy as np
 from ._errors import (
     ComplexStepError,
     LossRaisedError,
-    LossValueError,
     MutatedParamsError,
     NondeterministicLossError,
-    NonFiniteError,
 )
-from ._noise import SPACING
+from ._scalar import Where, describe, to_scalar
 from ._tree import Layout
 
 Loss = Callable[[Any], Any]
 _PLAIN_FLOATS = (float, np.float64)
 
-
-def to_scalar(value: Any, where: str, *, complex_ok: bool = False) -> complex | float:
-    """The loss's return value as a Python float (complex with ``complex_ok``).
-
-    Accepts Python numbers, NumPy scalars, arrays of one element (``cost`` of shape (1, 1))
-    and framework tensors of one element (anything with ``.item()``).
-    """
-    if isinstance(value, (bool, np.bool_)) or value is None or isinstance(value, (str, bytes)):
-        raise LossValueError(
-            f"the loss returned {value!r} ({type(value).__name__}) {where}; "
-            f"it must return the cost as a real number"
-        )
-    if isinstance(value, numbers.Number) and not isinstance(value, np.generic):
-        scalar: Any = value
-    else:
-        if hasattr(value, "detach"):  # a torch tensor that requires grad
-            value = value.detach()
-        try:
-            array = np.asarray(value)
-        except Exception as error:
-            raise LossValueError(
-                f"the loss returned a {type(value).__name__} {where}, which is not a number"
-            ) from error
-        if array.size != 1:
-            raise LossValueError(
-                f"the loss returned an array of shape {array.shape} {where}; it must return "
-                f"one number (sum or average the per-example losses, e.g. np.mean(losses))"
-            )
-        if not (np.issubdtype(array.dtype, np.number)):
-            raise LossValueError(
-                f"the loss returned dtype {array.dtype} {where}; it must return a real number"
-            )
-        scalar = array.reshape(()).item()
-    if isinstance(scalar, complex) and not complex_ok:
-        if scalar.imag != 0:
-            raise LossValueError(f"the loss returned the complex number {scalar} {where}; it must be real")
-        scalar = scalar.real
-    if not np.isfinite(scalar):
-        raise NonFiniteError(
-            f"the loss is {scalar} {where}; check for log(0), division by zero or overflow "
-            f"(e.g. clip probabilities away from 0 and 1)"
-        )
-    return complex(scalar) if complex_ok else float(scalar)
+# Durations of the first loss calls are kept to estimate what a whole check will cost
+# (`_budget`); the probe makes 18 calls, a few more cover a slow first (compiling) call.
+TIMED_CALLS = 32
 
 
 class Evaluator:
@@ -98,36 +56,57 @@ class Evaluator:
             [t.offset for t in layout.tensors], [t.size for t in layout.tensors]
         )
         self._views = flat_views
+        self._leaves = _leaf_arrays(self.tree, layout)
         self.count = 0
+        self.durations: list[float] = []  # seconds of the first TIMED_CALLS loss calls
 
-    def _call(self, where_of: Callable[[], str]) -> complex | float:
-        """One loss evaluation; ``where_of()`` describes the point, built only for errors."""
+    def _call(self, where: Where, perturbed: bool = True) -> complex | float:
+        """One loss evaluation at the working copy; ``where`` describes the point (built lazily)."""
         if self.reseed is not None:
             self.reseed()
         self.count += 1
+        start = time.perf_counter()
         try:
             value = self.loss(self.tree)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # never turned into a LossError: the user asked to stop
             raise
         except Exception as error:
             if self.complex_step:
                 raise ComplexStepError(
                     f"method='complex' needs a loss that accepts complex parameters, but the "
-                    f"loss raised {type(error).__name__}: {error} {where_of()}; use method='central'"
+                    f"loss raised {type(error).__name__}: {error} {describe(where)}; use method='central'"
                 ) from error
-            raise LossRaisedError(f"the loss raised {type(error).__name__}: {error} {where_of()}") from error
+            hint = (
+                "it works at θ, so θ lies within one step of where it fails: pass a smaller fixed "
+                "eps, or move the params away from there"
+                if perturbed
+                else "call loss(params) yourself to debug it"
+            )
+            raise LossRaisedError(
+                f"the loss raised {type(error).__name__}({error}) {describe(where)}; {hint} (its "
+                f"traceback is shown above this error)"
+            ) from error
+        if len(self.durations) < TIMED_CALLS:
+            self.durations.append(time.perf_counter() - start)
         if self.complex_step and not np.iscomplexobj(value):
             raise ComplexStepError(
                 f"method='complex' perturbs the params by an imaginary step, but the loss returned "
-                f"the real {type(value).__name__} {value!r} {where_of()}: it drops the imaginary part "
-                f"(float(), .real, abs() or a real-typed buffer); use method='central'"
+                f"the real {type(value).__name__} {value!r} {describe(where)}: it drops the imaginary "
+                f"part (float(), .real, abs() or a real-typed buffer); use method='central'"
             )
-        if type(value) in _PLAIN_FLOATS and math.isfinite(value) and not self.complex_step:
-            return float(value)  # the common case, without building any message
-        return to_scalar(value, where_of(), complex_ok=self.complex_step)
+        if type(value) in _PLAIN_FLOATS and not self.complex_step and math.isfinite(value):
+            return float(value)  # the common case, without any conversion or message
+        return to_scalar(value, where, complex_ok=self.complex_step, perturbed=perturbed)
 
     def at_theta(self) -> float:
-        return float(np.real(self._call(lambda: "at the unperturbed params")))
+        return float(np.real(self._call("at θ (the params as given)", perturbed=False)))
+
+    def _moved(self, component: int, value: complex | float) -> str:
+        name = self.layout.component_name(component)
+        base = float(self.theta[component])
+        if isinstance(value, complex):
+            return f"when {name} = {base!r} gets the imaginary step {value.imag:.1e}i"
+        return f"when {name} is moved by {value - base:+.3g} (from {base!r} to {value!r})"
 
     def at_component(self, component: int, value: complex | float) -> complex | float:
         """J with component ``component`` set to ``value`` (then restored)."""
@@ -136,7 +115,7 @@ class Evaluator:
         original = view[local]
         view[local] = value
         try:
-            return self._call(lambda: f"when {self.layout.component_name(component)} is set to {value!r}")
+            return self._call(lambda: self._moved(component, value))
         finally:
             view[local] = original
 
@@ -152,38 +131,49 @@ class Evaluator:
         """J(θ + t·direction) for a flat direction (the working copy is restored after)."""
         for tensor, view in zip(self.layout.tensors, self._views, strict=True):
             view += t * direction[tensor.slice]
-        try:
-            return float(
-                np.real(
-                    self._call(
-                        lambda: (
-                            f"at params moved by a relative {abs(t) * SPACING:.0e} along a random direction "
-                            f"(gradcheck measures the loss's round-off noise there)"
-                        )
-                    )
-                )
+
+        def where() -> str:
+            moved = np.flatnonzero(direction)
+            names = ", ".join(self.layout.component_name(int(i)) for i in moved[:4])
+            return (
+                f"at θ moved by up to {abs(t) * np.abs(direction).max():.1e} in {moved.size} "
+                f"components ({names}{', ...' if moved.size > 4 else ''}) while measuring the "
+                f"loss's round-off noise"
             )
+
+        try:
+            return float(np.real(self._call(where)))
         finally:
             for tensor, view in zip(self.layout.tensors, self._views, strict=True):
                 view[:] = self.theta[tensor.slice]
 
     def assert_unchanged(self) -> None:
-        """Raise if the loss wrote into its params (the working copy no longer equals θ)."""
+        """Raise if the loss wrote into its params or replaced arrays in their structure."""
+        replaced = _replaced(self.tree, self.layout, self._leaves)
+        if replaced is not None:
+            raise MutatedParamsError(
+                f"the loss replaced {replaced} in the params it was given (e.g. p[key] = new "
+                f"array or p.pop(key)); your arrays are untouched (gradcheck passes copies), but "
+                f"later evaluations would not see the perturbations: leave the params structure "
+                f"alone and keep intermediate results in local variables"
+            )
         for tensor, view in zip(self.layout.tensors, self._views, strict=True):
             if not np.array_equal(view, self.theta[tensor.slice]):
                 changed = np.flatnonzero(view != self.theta[tensor.slice])
                 raise MutatedParamsError(
                     f"the loss modified its params in place ({tensor.name} changed at "
-                    f"{changed.size} entries, first {tensor.component_name(int(changed[0]))}); "
+                    f"{changed.size} of {tensor.size} entries, first "
+                    f"{tensor.component_name(int(changed[0]))}); "
                     f"your arrays are untouched (gradcheck passes copies), but a loss that "
-                    f"writes to its params cannot be checked: compute into new arrays instead"
+                    f"writes to its params cannot be checked: compute into new arrays instead "
+                    f"(W = W - x, not W -= x)"
                 )
 
     def probe(self) -> float:
-        """Evaluate J(θ) twice: prove determinism and that the loss leaves params alone."""
+        """Evaluate J(θ) twice: prove that the loss leaves params alone and is deterministic."""
         first = self.at_theta()
         second = self.at_theta()
-        self.assert_unchanged()
+        self.assert_unchanged()  # first: a loss that writes to its params also drifts
         if first != second:
             raise NondeterministicLossError(
                 f"the loss gave {first!r} and then {second!r} for the same params: it is not "
@@ -192,6 +182,20 @@ class Evaluator:
                 f"random generator> so every evaluation draws the same mask"
             )
         return first
+
+
+def _replaced(tree: Any, layout: Layout, leaves: list[np.ndarray]) -> Optional[str]:
+    """The name of the first parameter that is no longer the array the evaluator put there."""
+    for tensor, leaf in zip(layout.tensors, leaves, strict=True):
+        node = tree
+        try:
+            for key in tensor.path:
+                node = node[key]
+        except (KeyError, IndexError, TypeError):
+            return tensor.name
+        if node is not leaf:
+            return tensor.name
+    return None
 
 
 def _leaf_arrays(tree: Any, layout: Layout) -> list[np.ndarray]:

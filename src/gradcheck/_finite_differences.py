@@ -93,9 +93,25 @@ def _offsets(method: str, h: float) -> list[tuple[float, float]]:
 
 
 def _central(points: _Points, i: int, h: float) -> float:
-    plus, dx_plus = points.get(i, 1.0, h)
-    minus, dx_minus = points.get(i, -1.0, h)
-    return (plus - minus) / (dx_plus - dx_minus)
+    plus, b = points.get(i, 1.0, h)
+    minus, minus_a = points.get(i, -1.0, h)
+    a = -minus_a
+    if a == b:
+        return (plus - minus) / (a + b)
+    # θᵢ ± h rounded to a float32 parameter's grid: the offsets b and −a differ, and the plain
+    # quotient would be centred off θᵢ by (b − a)/2, an error J''·(b − a)/2. The derivative of the
+    # parabola through (−a, J₋), (0, J₀), (b, J₊) has no such term (exact for quadratics).
+    j0 = points.j0
+    return (a * a * plus - b * b * minus + (b * b - a * a) * j0) / (a * b * (a + b))
+
+
+def _polynomial_derivative(offsets: np.ndarray, values: np.ndarray) -> float:
+    """J'(θᵢ) from the interpolating polynomial through (offsets, values): weights w with
+    Σ wₖ·xₖʲ = [j = 1] for j < number of points (Fornberg's idea, solved directly)."""
+    powers = np.vander(offsets, increasing=True).T
+    target = np.zeros(offsets.size)
+    target[1] = 1.0
+    return float(np.linalg.solve(powers, target) @ values)
 
 
 def _derivative(points: _Points, method: str, i: int, h: float) -> tuple[float, float]:
@@ -107,8 +123,13 @@ def _derivative(points: _Points, method: str, i: int, h: float) -> tuple[float, 
         return _central(points, i, h), 0.0
     if method == "central4":
         stencil = STENCILS["central4"]
-        values = [points.get(i, c, h)[0] for c in stencil.offsets]
-        return float(np.dot(stencil.weights, values)) / h, 0.0
+        read = [points.get(i, c, h) for c in stencil.offsets]
+        values = np.array([value for value, _ in read])
+        realised = np.array([offset for _, offset in read])
+        if np.array_equal(realised, np.array(stencil.offsets) * h):
+            return float(np.dot(stencil.weights, values)) / h, 0.0
+        # Unequal offsets (float32 rounding): the quartic through the five points taken.
+        return _polynomial_derivative(np.append(realised, 0.0), np.append(values, points.j0)), 0.0
     # Richardson: central differences at h, h/2, h/4, extrapolated to order 4, then 6.
     d1, d2, d3 = (_central(points, i, s) for s in (h, h / 2, h / 4))
     e1, e2 = (4 * d2 - d1) / 3, (4 * d3 - d2) / 3

@@ -149,7 +149,8 @@ class Report:
         """The k components whose discrepancy is largest relative to its estimated error."""
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.abs(self.error) / self.estimate
-        ratio = np.where(np.isnan(ratio), 0.0, ratio)
+        # 0/0 is an exact match; a NaN error (NaN in the gradient) is the worst there is.
+        ratio = np.where(np.isnan(ratio), np.where(np.isnan(self.error), np.inf, 0.0), ratio)
         ratio = np.where(self.kink, -1.0, ratio)  # kinks are excluded from the verdict
         order = np.argsort(-ratio, kind="stable")[:k]
         return [self.component(int(p)) for p in order]

@@ -1,7 +1,8 @@
 """Pytrees of arrays: flatten params into one vector θ with a name for every component.
 
-A pytree here is an array (or Python/NumPy scalar), or a list, tuple or dict of pytrees.
-The seeds' recipe reshapes every parameter into one long vector θ; `Layout` remembers where
+A pytree here is an array (or Python/NumPy scalar), or a list, tuple or dict of pytrees;
+None is an empty subtree (as in JAX): a layer without a bias may hold ``"b": None``, and the
+loss gets the None back. The seeds' recipe reshapes every parameter into one long vector θ; `Layout` remembers where
 each tensor sits in θ so that every component keeps a name such as ``W2[3, 1]``.
 The caller's arrays are only ever read.
 """
@@ -9,12 +10,14 @@ The caller's arrays are only ever read.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ._aliasing import first_overlap
 from ._errors import StructureError
 
 Path = tuple[Any, ...]
@@ -43,29 +46,67 @@ def path_name(path: Path) -> str:
 
 
 def leaves(tree: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
-    """Yield ``(path, leaf)`` in a fixed order: dicts in insertion order, sequences by index."""
+    """Yield ``(path, leaf)`` in a fixed order: dicts in insertion order, sequences by index.
+
+    None leaves are empty subtrees and are not yielded.
+    """
     if _is_container(tree):
         for key, child in _children(tree):
             yield from leaves(child, path + (key,))
-    else:
+    elif tree is not None:
         yield path, tree
 
 
-def _as_float_array(leaf: Any, name: str) -> np.ndarray:
-    if leaf is None:
-        raise StructureError(f"{name} is None; every parameter must be a float array")
+def _as_float_array(leaf: Any, name: str, *, gradient: bool = False) -> np.ndarray:
+    """``leaf`` as a floating-point array (no copy when it already is one)."""
+    if leaf is None:  # only gradients get here: a None parameter is an empty subtree
+        raise StructureError(
+            f"{name} is None; if the backward pass skips it, return np.zeros_like of the parameter"
+        )
     try:
         array = np.asarray(leaf)
-    except Exception as error:  # e.g. a framework tensor that refuses conversion
-        raise StructureError(
-            f"{name} of type {type(leaf).__name__} cannot be read as an array: {error}"
-        ) from error
-    if not np.issubdtype(array.dtype, np.floating):
-        raise StructureError(
-            f"{name} has dtype {array.dtype}; gradcheck perturbs floating-point parameters: "
-            f"pass {name}.astype(float) (or leave it out of params if it is not a parameter)"
+    except Exception as error:  # e.g. a torch tensor that requires grad
+        hint = (
+            "; pass tensor.detach().cpu().numpy()"
+            if hasattr(leaf, "detach") and "detach" not in str(error)
+            else ""
         )
+        raise StructureError(
+            f"{name} of type {type(leaf).__name__} cannot be read as an array ({error}){hint}"
+        ) from error
+    if array.dtype.kind != "f":
+        raise StructureError(f"{name} {_not_float(leaf, array, gradient)}")
     return array
+
+
+def _not_float(leaf: Any, array: np.ndarray, gradient: bool) -> str:
+    """What is wrong with a leaf that is not a float array, and the fix."""
+    kind, what = array.dtype.kind, f"dtype {array.dtype}, shape {array.shape}"
+    if isinstance(leaf, str):
+        return f"is the string {leaf!r}, not a float array"
+    if isinstance(leaf, int):
+        return f"is the integer {leaf!r}: write {float(leaf)!r} if it is a parameter"
+    if kind == "b":
+        return (
+            f"is a boolean array ({what}); a mask is not a parameter: leave it out of params and "
+            f"use it inside the loss (lambda p: loss(p, mask))"
+        )
+    if kind in "iu" and gradient:
+        return f"is an integer array ({what}); pass it as .astype(float)"
+    if kind in "iu":
+        return (
+            f"is an integer array ({what}); gradcheck perturbs floating-point parameters: pass "
+            f".astype(float) if it is one, or leave it out of params if it is data (labels, indices)"
+        )
+    if kind == "c":
+        return (
+            f"is complex ({what}); gradcheck checks real gradients: pass the real and imaginary "
+            f"parts as two float arrays"
+        )
+    if kind == "O":
+        read = f"has {what}" if isinstance(leaf, np.ndarray) else f"is a {type(leaf).__name__} read as {what}"
+        return f"{read} (a ragged nested list, or None or non-numbers inside an array); pass a float array"
+    return f"has {what}; pass a float array"
 
 
 @dataclass(frozen=True)
@@ -131,6 +172,8 @@ class Layout:
 def _rebuild(node: Any, make: Callable[[Tensor], Any]) -> Any:
     if isinstance(node, Tensor):
         return make(node)
+    if node is None:
+        return None
     if isinstance(node, dict):
         return {key: _rebuild(child, make) for key, child in node.items()}
     rebuilt = [_rebuild(child, make) for child in node]
@@ -143,7 +186,8 @@ def flatten(params: Any) -> tuple[np.ndarray, Layout]:
     """Flatten params into one float64 vector θ and the `Layout` that names its components.
 
     Raises:
-        StructureError: a leaf is not a float array, or there is nothing to check.
+        StructureError: a leaf is not a float array or not finite, two leaves share memory,
+            or there is nothing to check.
     """
     tensors: list[Tensor] = []
     arrays: list[np.ndarray] = []
@@ -163,11 +207,47 @@ def flatten(params: Any) -> tuple[np.ndarray, Layout]:
             "pass the arrays your loss depends on"
         )
     theta = np.concatenate([a.astype(np.float64).reshape(-1) for a in arrays])
-    treedef = _rebuild_paths(params, by_path)
-    return theta, Layout(tuple(tensors), treedef)
+    layout = Layout(tuple(tensors), _rebuild_paths(params, by_path))
+    _reject_shared(arrays, tensors)
+    _reject_nonfinite(theta, layout)
+    return theta, layout
+
+
+def _reject_shared(arrays: list[np.ndarray], tensors: list[Tensor]) -> None:
+    pair = first_overlap(arrays)
+    if pair is None:
+        return
+    a, b = (tensors[i].name for i in pair)
+    same = arrays[pair[0]] is arrays[pair[1]] or (
+        arrays[pair[0]].__array_interface__ == arrays[pair[1]].__array_interface__
+    )
+    what = "the same array" if same else "overlapping views of one array"
+    raise StructureError(
+        f"{a} and {b} are {what}; gradcheck would perturb them as two independent parameters, "
+        f"while a gradient of tied weights treats them as one. List a shared parameter once and "
+        f"use it in both places inside the loss (its gradient is the sum over both uses); if "
+        f"they are meant to be separate, pass {b}.copy()"
+    )
+
+
+def _reject_nonfinite(theta: np.ndarray, layout: Layout) -> None:
+    bad = np.flatnonzero(~np.isfinite(theta))
+    if bad.size:
+        first = int(bad[0])
+        raise StructureError(
+            f"{layout.component_name(first)} is {theta[first]} ({_entries(bad.size)} of params not "
+            f"finite); a gradient check needs finite params: look at how they were initialised "
+            f"or trained"
+        )
+
+
+def _entries(count: int) -> str:
+    return f"{count} entry" if count == 1 else f"{count} entries"
 
 
 def _rebuild_paths(node: Any, by_path: dict[Path, Tensor], path: Path = ()) -> Any:
+    if node is None:
+        return None
     if not _is_container(node):
         return by_path[path]
     if isinstance(node, dict):
@@ -193,13 +273,13 @@ def match_gradient(layout: Layout, grad: Any) -> tuple[np.ndarray, np.dtype, tup
     dtypes = []
     names = []
     for tensor in layout.tensors:
-        leaf, name = _find(grad, tensor.path, tensor.name)
-        array = _as_float_array(leaf, f"the gradient of {tensor.name}")
+        leaf, name = _find(grad, tensor.path, tensor.name, layout)
+        array = _as_float_array(leaf, f"the gradient of {tensor.name}", gradient=True)
         if array.shape != tensor.shape:
             raise StructureError(
                 f"the gradient of {tensor.name} has shape {array.shape} but {tensor.name} has "
                 f"shape {tensor.shape}; a gradient must have exactly its parameter's shape"
-                + (" (did you transpose it?)" if array.shape == tensor.shape[::-1] else "")
+                + _shape_hint(array.shape, tensor.shape)
             )
         parts.append(array.astype(np.float64).reshape(-1))
         dtypes.append(array.dtype)
@@ -208,17 +288,37 @@ def match_gradient(layout: Layout, grad: Any) -> tuple[np.ndarray, np.dtype, tup
     return np.concatenate(parts), widest, tuple(names)
 
 
-def _find(grad: Any, path: Path, name: str) -> tuple[Any, str]:
+def _shape_hint(got: tuple[int, ...], want: tuple[int, ...]) -> str:
+    if len(got) > 1 and got == want[::-1]:
+        return " (did you transpose it?)"
+    if math.prod(got) == math.prod(want):
+        return f" (same number of entries: .reshape({want}) if the order matches)"
+    try:
+        np.broadcast_shapes(got, want)
+    except ValueError:
+        return ""
+    return (
+        " (the shapes broadcast, which hides the mistake in arithmetic: a sum over the examples "
+        "missing, or keepdims=True forgotten?)"
+    )
+
+
+def _index_text(path: Path) -> str:
+    """``grad['layers'][0]``: where in the gradient a message points, as Python would index it."""
+    return "grad" + "".join(f"[{key!r}]" for key in path)
+
+
+def _find(grad: Any, path: Path, name: str, layout: Layout) -> tuple[Any, str]:
     """The gradient leaf for the parameter at ``path``, and its path name in ``grad``."""
     node = grad
     found: list[Any] = []
     for depth, key in enumerate(path):
-        where = path_name(path[:depth]) if depth else "grad"
+        where = _index_text(path[:depth])
         if isinstance(key, int):
             if not isinstance(node, (list, tuple)):
                 raise StructureError(
-                    f"{where} is a {type(node).__name__} but params hold a sequence there; "
-                    f"give the gradient the same structure as params"
+                    f"{where} is a {type(node).__name__} but params hold a {type(key).__name__} "
+                    f"index there (a list or tuple); give the gradient the same structure as params"
                 )
             if key >= len(node):
                 raise StructureError(
@@ -228,22 +328,43 @@ def _find(grad: Any, path: Path, name: str) -> tuple[Any, str]:
             found.append(key)
             continue
         if not isinstance(node, dict):
-            raise StructureError(
-                f"{where} is a {type(node).__name__} but params hold a dict there; "
-                f"give the gradient the same structure as params (a dict with key {key!r})"
+            keys = _keys_at(layout, path[:depth])
+            hint = (
+                f" (dict(zip({'params' if depth == 0 else keys}, {where})) if the order matches)"
+                if isinstance(node, (list, tuple)) and len(node) == len(keys)
+                else ""
             )
-        if key in node:
-            node = node[key]
-            found.append(key)
-        elif isinstance(key, str) and "d" + key in node:
-            node = node["d" + key]
-            found.append("d" + key)
-        else:
-            close = difflib.get_close_matches(str(key), [str(k) for k in node], n=1)
-            close += difflib.get_close_matches("d" + str(key), [str(k) for k in node], n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            there = "is a dict" if depth == 0 else "hold a dict there"
             raise StructureError(
-                f"no gradient for {name}: {where} has neither {key!r} nor {'d' + str(key)!r} "
-                f"(keys: {', '.join(map(repr, node))}){hint}"
+                f"{where} is a {type(node).__name__} but params {there}; give the gradient as a "
+                f"dict with the keys {keys}{hint}"
             )
+        key = _lookup(node, key, name, where)
+        node = node[key]
+        found.append(key)
     return node, path_name(tuple(found))
+
+
+def _keys_at(layout: Layout, prefix: Path) -> list[Any]:
+    """The keys params have under ``prefix``, in order."""
+    keys: list[Any] = []
+    for tensor in layout.tensors:
+        if tensor.path[: len(prefix)] == prefix and tensor.path[len(prefix)] not in keys:
+            keys.append(tensor.path[len(prefix)])
+    return keys
+
+
+def _lookup(node: dict, key: Any, name: str, where: str) -> Any:
+    """``key`` or ``"d" + key``, whichever ``node`` has; else an error suggesting the closest key."""
+    if key in node:
+        return key
+    if isinstance(key, str) and "d" + key in node:
+        return "d" + key
+    wanted = [str(key).lower(), "d" + str(key).lower()]
+    by_lower = {str(k).lower(): k for k in node}
+    close = [by_lower[c] for w in wanted for c in difflib.get_close_matches(w, list(by_lower), n=1)]
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    shown = ", ".join(map(repr, list(node)[:12])) + (", ..." if len(node) > 12 else "")
+    raise StructureError(
+        f"no gradient for {name}: {where} has neither {key!r} nor {'d' + str(key)!r} (keys: {shown}){hint}"
+    )
