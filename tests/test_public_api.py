@@ -15,6 +15,8 @@ PUBLIC = {
     "NonFiniteError",
     "NondeterministicLossError",
     "OptionError",
+    "Problem",
+    "ProblemError",
     "Report",
     "Settings",
     "StructureError",

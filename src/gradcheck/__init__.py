@@ -13,8 +13,10 @@ from ._errors import (
     NondeterministicLossError,
     NonFiniteError,
     OptionError,
+    ProblemError,
     StructureError,
 )
+from ._problem import Problem
 from ._report import Component, Finding, Report, Settings, TensorRow
 
 __version__ = "0.1.0"
@@ -32,6 +34,8 @@ __all__ = [
     "NonFiniteError",
     "NondeterministicLossError",
     "OptionError",
+    "Problem",
+    "ProblemError",
     "Report",
     "Settings",
     "StructureError",

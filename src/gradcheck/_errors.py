@@ -7,6 +7,7 @@ and one hint for the fix.
 GradcheckError
 ├── StructureError              params and grad do not line up (key, shape, dtype)
 ├── OptionError (ValueError)    an option has an invalid value
+├── ProblemError                a Problem or a problem file for `gradcheck run` is unusable
 ├── LossError                   the loss misbehaved
 │   ├── LossValueError          the loss returned something that is not a real scalar
 │   ├── NonFiniteError          NaN or inf at θ or at a perturbed point
@@ -31,6 +32,10 @@ class StructureError(GradcheckError):
 
 class OptionError(GradcheckError, ValueError):
     """An option has a value gradcheck cannot use."""
+
+
+class ProblemError(GradcheckError):
+    """A `Problem`, or the file ``gradcheck run`` loads it from, cannot be used."""
 
 
 class LossError(GradcheckError):
