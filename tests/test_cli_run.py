@@ -313,3 +313,20 @@ def test_fuzzed_problem_dicts_never_show_a_traceback(tmp_path_factory, capsys, c
         _one_line_error(code, out, err)
     else:
         assert code in (0, 1) and err == "" and "Traceback" not in out
+
+
+def test_problem_is_a_frozen_validated_value():
+    import dataclasses
+
+    import gradcheck as gc
+
+    problem = gc.Problem(loss=sum, params=[1.0], grad=[1.0])
+    assert problem.reseed is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        problem.loss = len
+    with pytest.raises(
+        gc.ProblemError, match=r"Problem\(loss=...\) got 'cost' \(type=str\); pass a function"
+    ):
+        gc.Problem(loss="cost", params=[1.0], grad=[1.0])
+    with pytest.raises(gc.ProblemError, match=r"Problem\(grad=None\)"):
+        gc.Problem(loss=sum, params=[1.0], grad=None)
