@@ -19,6 +19,8 @@ PUBLIC = {
     "NondeterministicLossError",
     "OptionError",
     "OutputError",
+    "Problem",
+    "ProblemError",
     "Report",
     "Settings",
     "SlowCheckWarning",

@@ -16,10 +16,12 @@ from ._errors import (
     NonFiniteError,
     OptionError,
     OutputError,
+    ProblemError,
     SlowCheckWarning,
     StructureError,
 )
 from ._monitor import Monitor
+from ._problem import Problem
 from ._report import Component, Finding, Report, Settings, TensorRow
 from ._vjp import check_vjp
 
@@ -42,6 +44,8 @@ __all__ = [
     "NondeterministicLossError",
     "OptionError",
     "OutputError",
+    "Problem",
+    "ProblemError",
     "Report",
     "Settings",
     "SlowCheckWarning",

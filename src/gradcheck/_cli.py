@@ -1,17 +1,19 @@
-"""The command line: ``gradcheck demo`` (and more subcommands as they come). Thin by design."""
+"""The command line: ``gradcheck demo`` and ``gradcheck run`` (and more as they come). Thin by design."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
 from rich.console import Console
 
-from . import _demo, _demo_train
+from . import _cli_run, _demo, _demo_train
 from ._check import check
+from ._cli_run import _eps
 from ._errors import GradcheckError
 from ._files import write_atomic
 from ._render import print_report
@@ -45,16 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--steps", type=int, default=200, metavar="N", help="training steps (--train)")
     demo.add_argument("--every", type=int, default=20, metavar="N", help="steps between checks (--train)")
+    _cli_run.add_parser(commands)
     return parser
-
-
-def _eps(text: str) -> str | float:
-    if text == "auto":
-        return text
-    try:
-        return float(text)
-    except ValueError:
-        raise GradcheckError(f"--eps {text!r}: pass 'auto' or a number such as 1e-7") from None
 
 
 def _demo_command(args: argparse.Namespace, console: Console) -> int:
@@ -93,9 +87,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
     console = Console()
     try:
+        if args.command == "run":
+            return EXIT_OK if _cli_run.run_command(args, console) else EXIT_WRONG
         return _demo_command(args, console)
     except GradcheckError as error:
-        Console(stderr=True, soft_wrap=True).print(
-            f"gradcheck: error: {error}", markup=False, highlight=False
-        )
+        if getattr(args, "debug", False):
+            traceback.print_exception(error)
+        message = " ".join(str(error).split())  # one line, whatever the loss's message held
+        print(f"gradcheck: error: {message}", file=sys.stderr)
         return EXIT_USAGE

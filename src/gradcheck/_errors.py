@@ -8,6 +8,7 @@ GradcheckError
 ├── StructureError              params and grad do not line up (key, shape, dtype)
 ├── OptionError (ValueError)    an option has an invalid value
 ├── OutputError (OSError)       a report file cannot be written (nothing half-written is left)
+├── ProblemError                a Problem or a problem file for `gradcheck run` is unusable
 ├── LossError                   the loss misbehaved
 │   ├── LossValueError          the loss returned something that is not a real scalar
 │   ├── NonFiniteError          NaN or inf at θ or at a perturbed point
@@ -40,6 +41,10 @@ class OptionError(GradcheckError, ValueError):
 
 class OutputError(GradcheckError, OSError):
     """A report file could not be written; the target is unchanged."""
+
+
+class ProblemError(GradcheckError):
+    """A `Problem`, or the file ``gradcheck run`` loads it from, cannot be used."""
 
 
 class LossError(GradcheckError):

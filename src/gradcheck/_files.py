@@ -29,6 +29,8 @@ def write_atomic(path: Union[str, Path], text: str) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(text)
+        # mkstemp makes the file private (0600); a report is an ordinary file, readable by all.
+        os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except BaseException as error:
         Path(temporary).unlink(missing_ok=True)

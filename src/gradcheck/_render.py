@@ -113,6 +113,11 @@ def render_text(report: Report, width: int = 110) -> str:
 def render_summary(report: Report, k: int = 5) -> str:
     """Verdict, findings and the worst components in a few lines (for assertion messages)."""
     lines = [_verdict(report).plain + f" (difference {report.difference:.3e}, {report.band})"]
+    lines += [
+        f"  {row.label}: {row.flagged} of {row.checked} components wrong (difference {row.difference:.1e})"
+        for row in report.tensors
+        if not row.passed
+    ]
     lines += [f"  [{f.kind}] {f.message}" for f in report.findings]
     for c in report.worst(k):
         if c.flagged:

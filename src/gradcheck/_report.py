@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from pathlib import Path
+from typing import Any, Optional, Union
 
 import numpy as np
 
 from ._compare import seed_band
 from ._errors import GradientMismatch
+from ._files import write_atomic
 from ._finite_differences import SAFETY
+from ._html import render_html
+from ._json import SCHEMA_VERSION, dumps, report_from_dict
 from ._tree import Layout
-
-SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -145,15 +146,17 @@ class Report:
             kink=bool(self.kink[position]),
         )
 
-    def worst(self, k: int = 5) -> list[Component]:
-        """The k components whose discrepancy is largest relative to its estimated error."""
+    def _worst_positions(self, k: int) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.abs(self.error) / self.estimate
         # 0/0 is an exact match; a NaN error (NaN in the gradient) is the worst there is.
         ratio = np.where(np.isnan(ratio), np.where(np.isnan(self.error), np.inf, 0.0), ratio)
         ratio = np.where(self.kink, -1.0, ratio)  # kinks are excluded from the verdict
-        order = np.argsort(-ratio, kind="stable")[:k]
-        return [self.component(int(p)) for p in order]
+        return np.argsort(-ratio, kind="stable")[:k]
+
+    def worst(self, k: int = 5) -> list[Component]:
+        """The k components whose discrepancy is largest relative to its estimated error."""
+        return [self.component(int(p)) for p in self._worst_positions(k)]
 
     @property
     def wrong_tensors(self) -> list[str]:
@@ -186,9 +189,7 @@ class Report:
         """A JSON-ready dict (schema version 1); ``max_components`` keeps only the worst N."""
         positions = np.arange(self.components.size)
         if max_components is not None and positions.size > max_components:
-            positions = np.array(
-                [self.components.tolist().index(c.index) for c in self.worst(max_components)]
-            )
+            positions = self._worst_positions(max_components)
         return {
             "schema": SCHEMA_VERSION,
             "passed": self.passed,
@@ -204,18 +205,20 @@ class Report:
         }
 
     def to_json(self, **kwargs: Any) -> str:
-        return json.dumps(self.to_dict(**kwargs), indent=2, default=_json_default)
+        """Strict JSON of `to_dict` (non-finite numbers as "Infinity", "-Infinity", "NaN")."""
+        return dumps(self.to_dict(**kwargs))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        """The report a `to_dict` (or parsed `to_json`) holds, to render or summarise again."""
+        return report_from_dict(data)
+
+    def to_html(self, path: Union[str, Path]) -> None:
+        """Write a self-contained web page: verdict, findings, tables and a heatmap per tensor."""
+        write_atomic(path, render_html(self))
 
 
 def _component_dict(component: Component) -> dict[str, Any]:
     data = asdict(component)
     data["error"] = component.error
     return data
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)

@@ -1,0 +1,115 @@
+"""``gradcheck run FILE.py[:NAME]``: load a problem from a file, check it, print and save the report."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+from pathlib import Path
+from typing import Any, Union
+
+from rich.console import Console
+
+from ._check import check
+from ._errors import GradcheckError, ProblemError
+from ._files import write_atomic
+from ._problem import framework_of, load_problem
+from ._render import print_report
+
+# Options that branches add to `check` one by one; each is passed through only when it exists.
+PASS_THROUGH = ("components", "directions", "workers")
+# A component is ~290 bytes of JSON: beyond 100,000 (~29 MB) the file keeps the worst ones
+# (and says so in "components_included").
+MAX_JSON_COMPONENTS = 100_000
+
+
+def add_parser(commands: Any) -> None:
+    """Register ``run`` on the CLI's subcommands."""
+    run = commands.add_parser(
+        "run",
+        help="check the problem a Python file defines",
+        description="Import FILE, call NAME() (default: problem) and check the gradient it returns: "
+        "gradcheck.Problem(loss=..., params=..., grad=...) or a dict with those keys. "
+        "Exit status 0 right, 1 wrong, 2 bad input or usage.",
+    )
+    run.add_argument("problem", metavar="FILE.py[:NAME]", help="the file and the function to call")
+    run.add_argument("--method", default="central", help="finite-difference method (default central)")
+    run.add_argument("--eps", default="auto", help="'auto' (default) or a fixed step such as 1e-7")
+    run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    for name, text in (
+        ("components", "check a random sample of K components"),
+        ("directions", "check K random directions"),
+        ("workers", "evaluate the loss in N processes"),
+    ):
+        run.add_argument(f"--{name}", type=_number, metavar="K" if name != "workers" else "N", help=text)
+    run.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
+    run.add_argument(
+        "--html", type=Path, metavar="FILE", help="write the report as a self-contained web page"
+    )
+    run.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+
+
+def _number(text: str) -> Union[int, float, str]:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _eps(text: str) -> Union[str, float]:
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise GradcheckError(f"--eps {text!r}: pass 'auto' or a number such as 1e-7") from None
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {"method": args.method, "eps": _eps(args.eps), "seed": args.seed}
+    accepted = inspect.signature(check).parameters
+    for name in PASS_THROUGH:
+        value = getattr(args, name)
+        if value is None:
+            continue
+        if name not in accepted:
+            raise GradcheckError(f"--{name} is not supported by this version of gradcheck")
+        options[name] = value
+    return options
+
+
+def _check_outputs(*paths: Path | None) -> None:
+    for path in paths:
+        if path is not None and not (path.parent if str(path.parent) else Path(".")).is_dir():
+            raise GradcheckError(f"cannot write {path}: the folder {path.parent} does not exist")
+
+
+def run_command(args: argparse.Namespace, console: Console) -> bool:
+    """Check the problem ``args.problem`` names; return whether its gradient is right."""
+    options = _options(args)
+    _check_outputs(args.json, args.html)
+    problem = load_problem(args.problem)
+    framework = framework_of(problem)
+    if framework is not None:
+        raise ProblemError(
+            f"{args.problem}: the params hold {framework} tensors, which this version of "
+            f"`gradcheck run` cannot perturb; return NumPy arrays (and a loss that takes them)"
+        )
+    console.print(f"Checking {args.problem}\n", markup=False, highlight=False)
+    try:
+        report = check(problem.loss, problem.params, problem.grad, reseed=problem.reseed, **options)
+    except GradcheckError:
+        raise
+    except Exception as error:  # a bug in the problem (e.g. grad(params) raised): still one line
+        raise GradcheckError(
+            f"checking {args.problem} failed with {type(error).__name__}: {error}"
+        ) from error
+    print_report(report, console)
+    if args.json:
+        write_atomic(args.json, report.to_json(max_components=MAX_JSON_COMPONENTS))
+        console.print(f"wrote {args.json}", markup=False, highlight=False)
+    if args.html:
+        report.to_html(args.html)
+        console.print(f"wrote {args.html}", markup=False, highlight=False)
+    return report.passed

@@ -1,0 +1,281 @@
+"""Render a Report as one self-contained web page: no network, no external files.
+
+The verdict and the seeds' difference on its band come first, then the findings, a table per
+tensor, a heatmap per tensor (drawn on a canvas by the inline script from inline JSON) and the
+worst components. Every string that comes from the user's code — tensor names, messages — goes
+through `html.escape`, and the inline JSON cannot close its ``<script>`` element, so a tensor
+named ``<script>`` is shown as text and never run.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import json
+import math
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._compare import BANDS, seed_band
+from ._finite_differences import SAFETY
+from ._heatmap import UNCHECKED, Grid, grids
+
+if TYPE_CHECKING:
+    from ._report import Report
+
+# The band gauge spans 1e-16 (float64 round-off) to 1 (nothing in common), in decades.
+GAUGE_DECADES = (-16, 0)
+WORST = 10
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _num(value: float, spec: str) -> str:
+    if math.isnan(value):
+        return "–"
+    if math.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    return format(value, spec)
+
+
+def _asset(name: str) -> str:
+    return resources.files("gradcheck").joinpath(name).read_text(encoding="utf-8")
+
+
+def _verdict(report: Report) -> str:
+    checked = sum(row.checked for row in report.tensors)
+    wrong = sum(row.flagged for row in report.tensors)
+    if report.passed:
+        title = "✔ Gradients are correct"
+        detail = (
+            f"All {checked} checked components agree with finite differences within "
+            f"{SAFETY:g}× their estimated numerical error."
+        )
+    else:
+        title = f"✘ Gradients are wrong in {', '.join(report.wrong_tensors)}"
+        detail = (
+            f"{wrong} of {checked} checked components disagree with finite differences by more "
+            f"than {SAFETY:g}× their estimated numerical error."
+        )
+    return f'<h1>{_e(title)}</h1>\n<p class="detail">{_e(detail)}</p>'
+
+
+def _gauge(report: Report) -> str:
+    """An SVG scale of log₁₀(difference) with the seeds' three bands and a marker."""
+    low, high = GAUGE_DECADES
+    width, left = 600, 18
+    x = lambda decade: left + (decade - low) / (high - low) * width  # noqa: E731
+    limits = [low, *(math.log10(limit) for limit, _ in BANDS), high]  # n + 1 edges of n bands
+    names = [label for _, label in BANDS] + ["worry"]
+    parts = [
+        f'<rect class="band-{name}" x="{x(a):.1f}" y="18" width="{x(b) - x(a):.1f}" height="14"/>'
+        f'<text class="band-label" x="{(x(a) + x(b)) / 2:.1f}" y="29">{name}</text>'
+        for (a, b), name in zip(itertools.pairwise(limits), names, strict=True)
+    ]
+    for decade in (low, -12, -7, -5, -3, high):
+        parts.append(f'<text class="tick" x="{x(decade):.1f}" y="46">1e{decade}</text>')
+    where = math.log10(report.difference) if report.difference > 0 else low
+    marker = x(min(max(where, low), high))
+    parts.append(f'<path class="marker" d="M{marker:.1f} 16 l-6 -10 h12 z"/>')
+    return (
+        f'<svg class="gauge" viewBox="0 0 {width + 2 * left} 50" width="{width + 2 * left}" '
+        f'height="50" role="img" aria-label="difference on the seeds\' bands">{"".join(parts)}</svg>'
+    )
+
+
+def _headline(report: Report) -> str:
+    band = report.band
+    return (
+        f'<header class="{"pass" if report.passed else "fail"}">\n{_verdict(report)}\n'
+        f'<div class="difference"><p>Seeds\' difference ‖g − g′‖ / (‖g‖ + ‖g′‖) = '
+        f'<b class="band-text-{band}">{_num(report.difference, ".3e")}</b> → <b class="band-text-{band}">'
+        f'{band}</b> <span class="muted">(&lt; 1e-7 fine, ~1e-5 inspect, &gt; 1e-3 worry)</span></p>'
+        f"{_gauge(report)}</div>\n</header>"
+    )
+
+
+def _findings(report: Report) -> str:
+    if not report.findings:
+        return ""
+    items = "".join(
+        f'<li><span class="kind">{_e(f.kind)}</span>'
+        f"{f' <code>{_e(f.tensor)}</code>' if f.tensor else ''} {_e(f.message)}</li>"
+        for f in report.findings
+    )
+    return f'<section><h2>Findings</h2><ul class="findings">{items}</ul></section>'
+
+
+def _table(headers: list[str], rows: list[tuple[str, list[str]]], left: tuple[int, ...] = (0,)) -> str:
+    """A table; ``rows`` are (css class, cells of trusted HTML); columns in ``left`` align left."""
+    align = lambda k: ' class="left"' if k in left else ""  # noqa: E731
+    head = "".join(f"<th{align(k)}>{h}</th>" for k, h in enumerate(headers))
+    body = "".join(
+        f'<tr class="{cls}">' + "".join(f"<td{align(k)}>{c}</td>" for k, c in enumerate(cells)) + "</tr>"
+        for cls, cells in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "×".join(map(str, shape)) or "scalar"
+
+
+def _tensor_table(report: Report) -> str:
+    rows = [
+        (
+            "" if row.passed else "wrong",
+            [
+                f'<a href="#tensor-{k}"><code>{_e(row.name)}</code></a>',
+                _shape(row.shape),
+                f'<span class="band-text-{seed_band(row.difference)}">{_num(row.difference, ".1e")}</span>',
+                f"<code>{_e(row.worst or '')}</code>",
+                str(row.checked),
+                str(row.flagged),
+                str(row.kinks),
+                _num(row.detection_limit, ".0e"),
+            ],
+        )
+        for k, row in enumerate(report.tensors)
+    ]
+    headers = ["tensor", "shape", "difference", "worst component", "checked", "wrong", "kinks", "detects"]
+    return f"<section><h2>Tensors</h2>{_table(headers, rows, left=(0, 3))}</section>"
+
+
+def _grid_data(grid: Grid, name: str) -> dict[str, Any]:
+    def short(values: np.ndarray, digits: int) -> list[Any]:
+        return [
+            None if not math.isfinite(v) else float(f"{v:.{digits}g}") for v in values.reshape(-1).tolist()
+        ]
+
+    sig = grid.significance.reshape(-1)
+    return {
+        "name": name,
+        "shape": list(grid.shape),
+        "rows": grid.rows,
+        "columns": grid.columns,
+        "block": list(grid.block),
+        # Significance: null for a cell without checked components, 1e300 for "infinitely" wrong.
+        "s": [None if v == UNCHECKED else min(float(f"{v:.3g}"), 1e300) for v in sig.tolist()],
+        "i": grid.index.reshape(-1).tolist(),
+        "p": grid.present.reshape(-1).astype(int).tolist(),
+        "a": short(grid.analytic, 7),
+        "n": short(grid.numerical, 7),
+    }
+
+
+def _heatmaps(report: Report) -> tuple[str, list[dict[str, Any]]]:
+    cards, data = [], []
+    for k, (row, grid) in enumerate(zip(report.tensors, grids(report), strict=True)):
+        data.append(_grid_data(grid, row.name))
+        shown = f"shown as {grid.layout[0]}×{grid.layout[1]}" if grid.layout != tuple(grid.shape) else ""
+        pooled = (
+            f"each cell the worst of a {grid.block[0]}×{grid.block[1]} block" if grid.block != (1, 1) else ""
+        )
+        note = "; ".join(filter(None, [shown, pooled]))
+        status = "wrong" if not row.passed else "ok"
+        cards.append(
+            f'<figure class="card {status}" id="tensor-{k}"><figcaption><code>{_e(row.name)}</code> '
+            f'<span class="muted">{_shape(row.shape)}</span> '
+            f'<span class="status-{status}">{row.flagged} wrong</span>'
+            f"{f'<br><small>{_e(note)}</small>' if note else ''}</figcaption>"
+            f'<canvas class="heatmap" data-tensor="{k}" role="img" '
+            f'aria-label="heatmap of {_e(row.name)}"></canvas></figure>'
+        )
+    legend = (
+        '<div class="legend"><span class="scale"></span>'
+        "<span>|analytic − numerical| / estimated numerical error: "
+        f"≤ 1 within noise · {SAFETY:g} threshold · above is wrong</span>"
+        '<span class="swatch kink"></span><span>kink</span>'
+        '<span class="swatch unchecked"></span><span>not checked</span></div>'
+    )
+    section = (
+        f'<section><h2>Where the errors are</h2>{legend}<div class="cards">{"".join(cards)}</div>'
+        '<p class="muted">Hover a cell to see its component.</p></section>'
+    )
+    return section, data
+
+
+def _worst_table(report: Report) -> str:
+    rows = []
+    for c in report.worst(WORST):
+        verdict = "WRONG" if c.flagged else ("kink" if c.kink else "ok")
+        rows.append(
+            (
+                "wrong" if c.flagged else "",
+                [
+                    f"<code>{_e(c.name)}</code>",
+                    _num(c.analytic, " .6e"),
+                    _num(c.numerical, " .6e"),
+                    _num(c.error, " .2e"),
+                    _num(c.estimate * SAFETY, ".1e"),
+                    verdict,
+                ],
+            )
+        )
+    headers = ["component", "analytic", "numerical", "error", "allowed", "verdict"]
+    return f"<section><h2>Most significant discrepancies</h2>{_table(headers, rows)}</section>"
+
+
+def _settings(report: Report) -> str:
+    s = report.settings
+    items = [
+        ("method", s.method),
+        ("step", s.eps),
+        ("strategy", s.strategy),
+        ("seed", s.seed),
+        ("dtype", s.dtype),
+        ("loss", _num(s.loss_value, ".6g")),
+        ("loss noise σ", _num(s.noise, ".2e")),
+        ("loss evaluations", s.evaluations),
+        ("time", f"{s.seconds:.2f} s"),
+        ("detects relative errors above", _num(report.detection_limit, ".1e")),
+    ]
+    body = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in items)
+    return f'<section><h2>How it was checked</h2><dl class="settings">{body}</dl></section>'
+
+
+def _script_json(data: Any) -> str:
+    """JSON that is safe inside <script>: no '<', '>' or '&' can end the element."""
+    text = json.dumps(data, allow_nan=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def render_html(report: Report) -> str:
+    """The whole page as one string."""
+    from . import __version__
+
+    heatmaps, data = _heatmaps(report)
+    title = "correct" if report.passed else f"wrong in {', '.join(report.wrong_tensors)}"
+    payload = {"safety": SAFETY, "tensors": data}
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>gradcheck: gradients {_e(title)}</title>
+<style>
+{_asset("_report_page.css")}
+</style>
+</head>
+<body>
+{_headline(report)}
+<main>
+{_findings(report)}
+{_tensor_table(report)}
+{heatmaps}
+{_worst_table(report)}
+{_settings(report)}
+</main>
+<footer>gradcheck {_e(__version__)} · report schema 1 · {SAFETY:g}× safety factor</footer>
+<div id="tip" hidden></div>
+<script type="application/json" id="gradcheck-data">{_script_json(payload)}</script>
+<script>
+{_asset("_report_page.js")}
+</script>
+</body>
+</html>
+"""
