@@ -56,7 +56,7 @@ def _verdict(report: Report) -> str:
             f"{SAFETY:g}× their estimated numerical error."
         )
     else:
-        title = f"✘ Gradients are wrong in {', '.join(report.wrong_tensors)}"
+        title = f"✘ Gradients are wrong in {', '.join(report.wrong_gradients)}"
         detail = (
             f"{wrong} of {checked} checked components disagree with finite differences by more "
             f"than {SAFETY:g}× their estimated numerical error."
@@ -249,7 +249,7 @@ def render_html(report: Report) -> str:
     from . import __version__
 
     heatmaps, data = _heatmaps(report)
-    title = "correct" if report.passed else f"wrong in {', '.join(report.wrong_tensors)}"
+    title = "correct" if report.passed else f"wrong in {', '.join(report.wrong_gradients)}"
     payload = {"safety": SAFETY, "tensors": data}
     return f"""<!doctype html>
 <html lang="en">
