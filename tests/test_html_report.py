@@ -95,7 +95,7 @@ def test_the_page_is_self_contained_and_leads_with_the_verdict(tmp_path):
     page = (tmp_path / "r.html").read_text()
     assert "http://" not in page and "https://" not in page and " src=" not in page
     assert "<link" not in page and "@import" not in page
-    assert page.index("Gradients are wrong in W2") < page.index("Findings" if report.findings else "Tensors")
+    assert page.index("Gradients are wrong in dW2") < page.index("Findings" if report.findings else "Tensors")
     assert page.index("1.734e-01") < page.index("<h2>Tensors")
     assert page.count('<canvas class="heatmap"') == 6
     assert "W2[2, 0]" in page and "9.158017e-01" in page  # a worst component with both values
