@@ -103,8 +103,9 @@ class Outcome:
 
 
 def signs(rng: np.random.Generator, n: int) -> np.ndarray:
-    """A random ±1 pattern over all of θ (int8: 1 byte per component)."""
-    return (rng.integers(0, 2, size=n, dtype=np.int8) * 2 - 1).astype(np.int8)
+    """A random ±1 pattern over all of θ (int8: 1 byte per component), from n random bits."""
+    bits = np.unpackbits(np.frombuffer(rng.bytes((n + 7) // 8), dtype=np.uint8))[:n]
+    return (bits.astype(np.int8) * 2 - 1).astype(np.int8)
 
 
 class _Localiser:

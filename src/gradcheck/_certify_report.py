@@ -167,7 +167,7 @@ def _rows(
                 worst=tensor.component_name(int(comps[np.argmax(significance)]) - tensor.offset)
                 if comps.size
                 else None,
-                checked=int(np.union1d(covered, comps).size),
+                checked=int(covered.size + np.count_nonzero(~np.isin(comps, covered, assume_unique=True))),
                 flagged=flagged,
                 kinks=int(arrays["kink"][mine].sum()),
                 detection_limit=entry / typical if typical > 0 else math.inf,

@@ -9,6 +9,7 @@ The caller's arrays are only ever read.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -80,7 +81,7 @@ class Tensor:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)  # not np.prod: Evaluator.along reads it per tensor per call
 
     @property
     def slice(self) -> slice:
