@@ -145,7 +145,7 @@ def main() -> None:
             f"located {name}: {located(report, name)}",
         )
     )
-    for hidden, repeat in ((305, args.repeat), (989, 1)):
+    for hidden, repeat in ((305, args.repeat), (989, 3)):
         loss, params, grad, data = mlp(hidden)
         n = sum(v.size for v in params.values())
         wrong, name = planted(grad, params)

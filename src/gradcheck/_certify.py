@@ -46,6 +46,9 @@ SMALL_TENSOR = 32
 # When neither half of a failing block fails (errors near the limit split between the halves),
 # a block up to this size is checked per component (≤ 256 evaluations); larger ones are reported.
 FALLBACK = 128
+# Components checked one by one before bisection stops and reports the blocks still failing:
+# a bug spread over a large tensor in no pattern we know must not turn into a full check.
+COMPONENT_BUDGET = 4096
 # Screens after the first, each on fresh signs with the entries found so far corrected.
 MAX_ROUNDS = 4
 # Keeps the signs independent of the random direction that measured the noise (same seed).
@@ -94,12 +97,12 @@ class Outcome:
     failing_tensors: dict[int, list[Result]] = field(default_factory=dict)  # directions=K only
     used: set[int] = field(default_factory=set)  # screen tests that guided a localisation
 
+    kink_tests: int = 0  # directional tests that crossed a kink and agreed with one side
+
     @property
     def independent(self) -> list[Result]:
         """The last screen's conclusive tests that the localisation did not depend on."""
         return [r for k, r in enumerate(self.screen) if r.state != "kink" and k not in self.used]
-
-    kink_tests: int = 0  # directional tests that crossed a kink and agreed with one side
 
 
 def signs(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -119,6 +122,7 @@ class _Localiser:
         self.rng = rng
         self.analytic = lines.gradient.copy()  # the user's gradient, before any correction
         self.allowance = lines.allowance.copy()
+        self.checked = 0  # components checked one by one so far
 
     def run(self, lines: list[Line], *, always_refine: bool) -> list[Result]:
         results = self.lines.run(lines, always_refine=always_refine)
@@ -156,18 +160,14 @@ class _Localiser:
         """Explain a failing tensor by one tensor-wide pattern, from tests of its own."""
         patterns = [pattern] + [signs(self.rng, self.problem.theta.size) for _ in range(FIT_PATTERNS - 1)]
         results = [first] + self.run([self.rule.line(block, p) for p in patterns[1:]], always_refine=True)
-        scaled_theta = self.lines.scale[block] * self.problem.theta[block]
-        keep = [r.refined and not r.kink for r in results]
+        kept = [(r, p) for r, p in zip(results, patterns, strict=True) if r.refined and not r.kink]
+        u_theta = self.lines.scale[block] * self.problem.theta[block]
         projections = Projections(
-            analytic=np.array([r.analytic for r, ok in zip(results, keep, strict=True) if ok]),
-            numerical=np.array([r.numerical for r, ok in zip(results, keep, strict=True) if ok]),
-            numerical_error=np.array(
-                [r.roundoff + r.truncation for r, ok in zip(results, keep, strict=True) if ok]
-            ),
-            analytic_error=np.array([r.analytic_error for r, ok in zip(results, keep, strict=True) if ok]),
-            theta=np.array(
-                [float(p[block] @ scaled_theta) for p, ok in zip(patterns, keep, strict=True) if ok]
-            ),
+            analytic=np.array([r.analytic for r, _ in kept]),
+            numerical=np.array([r.numerical for r, _ in kept]),
+            numerical_error=np.array([r.roundoff + r.truncation for r, _ in kept]),
+            analytic_error=np.array([r.analytic_error for r, _ in kept]),
+            theta=np.array([float(p[block] @ u_theta) for _, p in kept]),
         )
         finding = tensor_finding(self.problem.layout.tensors[k].name, projections)
         if finding is not None:
@@ -184,6 +184,9 @@ class _Localiser:
         """
         if block.size <= LEAF:
             self.components(block)
+            return
+        if self.checked >= COMPONENT_BUDGET:
+            self.outcome.unresolved.append(block)
             return
         halves = np.array_split(block, 2)
         results = self.run([self.rule.line(h, pattern) for h in halves], always_refine=False)
@@ -207,6 +210,7 @@ class _Localiser:
             return flag(analytic[comps], numerical, error + allowance[comps])
 
         found = self.problem.estimate("central", "auto", block, is_suspicious)
+        self.checked += block.size
         tolerance = found.error_estimate + allowance[block]
         flagged = flag(analytic[block], found.numerical, tolerance) & ~found.kink
         checked = self.outcome.checked

@@ -112,8 +112,8 @@ def _findings(
             Finding(
                 "wrong_components",
                 layout.tensor_of(int(block[0])).name,
-                f"directional tests fail on the {block.size} entries {first} … {last} but no single "
-                f"entry could be singled out; check them with strategy='full'",
+                f"directional tests fail on the {block.size} entries {first} … {last}, which were not "
+                f"narrowed down further; check them with strategy='full'",
                 (first, last),
                 float(block.size),
             )
