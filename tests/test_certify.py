@@ -177,6 +177,17 @@ def test_certify_reaches_the_verdict_of_the_full_check(net, tensor):
     assert full.wrong_tensors == fast.wrong_tensors == [tensor]
 
 
+def test_a_spread_bug_of_no_known_pattern_stops_at_the_component_budget(net, monkeypatch):
+    from gradcheck import _certify
+
+    monkeypatch.setattr(_certify, "COMPONENT_BUDGET", 16)
+    loss, params, grad = net
+    report = certify(loss, params, planted(grad, W2=lambda g: g.T.copy()))
+    assert not report.passed and report.wrong_tensors == ["W2"]
+    assert any("not narrowed down further" in f.message for f in report.findings)
+    assert report.components.size < 64
+
+
 def relu_net(bug=False):
     """A one-hidden-layer ReLU net whose unit 5 sits exactly on its kink for example 0."""
     rng = np.random.default_rng(3)

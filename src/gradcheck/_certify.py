@@ -283,6 +283,8 @@ def certify(
         guide = min(failing, key=lambda k: k in outcome.used)  # a pattern not used before, if any
         localiser.pattern(active, pats[guide])
         outcome.used.add(guide)
+        if localiser.checked >= COMPONENT_BUDGET:
+            break
         remaining = _remaining(problem, outcome, active)
         if remaining.size == active.size:
             outcome.screen = lines.rejudge(outcome.screen)
@@ -294,6 +296,6 @@ def certify(
             return outcome
         pats = [signs(rng, n) for _ in range(patterns)]
         outcome.screen = localiser.run([rule.line(active, p) for p in pats], always_refine=True)
-    if any(r.state != "pass" for r in outcome.screen):
+    if any(r.state != "pass" for r in outcome.screen) and not outcome.unresolved:
         outcome.unresolved.append(active)
     return outcome

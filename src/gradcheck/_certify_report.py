@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
@@ -71,6 +71,16 @@ def _located_finding(name: str, shape: tuple[int, ...], offset: int, rows: dict[
     )
 
 
+def _unresolved(problem: _Problem, outcome: Outcome) -> dict[Optional[str], list[np.ndarray]]:
+    """Blocks that fail but were not narrowed down, by tensor (None: a block spanning several)."""
+    layout = problem.layout
+    groups: dict[Optional[str], list[np.ndarray]] = {}
+    for block in outcome.unresolved:
+        first, last = layout.tensor_of(int(block[0])), layout.tensor_of(int(block[-1]))
+        groups.setdefault(first.name if first is last else None, []).append(block)
+    return groups
+
+
 def _findings(
     problem: _Problem, outcome: Outcome, arrays: dict[str, np.ndarray], analytic: np.ndarray
 ) -> list[Finding]:
@@ -106,16 +116,17 @@ def _findings(
                     float(len(results)),
                 )
             )
-    for block in outcome.unresolved:
-        first, last = layout.component_name(int(block[0])), layout.component_name(int(block[-1]))
+    for name, blocks in _unresolved(problem, outcome).items():
+        entries = np.unique(np.concatenate(blocks))
+        first, last = layout.component_name(int(entries[0])), layout.component_name(int(entries[-1]))
         findings.append(
             Finding(
                 "wrong_components",
-                layout.tensor_of(int(block[0])).name,
-                f"directional tests fail on the {block.size} entries {first} … {last}, which were not "
-                f"narrowed down further; check them with strategy='full'",
+                name,
+                f"directional tests fail on {entries.size} entries between {first} and {last} that "
+                f"were not narrowed down further; check them with strategy='full'",
                 (first, last),
-                float(block.size),
+                float(entries.size),
             )
         )
     findings += _diagnose.kink_findings(layout, arrays["components"], arrays["kink"])
@@ -138,6 +149,7 @@ def _rows(
 ) -> list[TensorRow]:
     layout = problem.layout
     limit = _screen_limit(outcome)
+    unresolved = _unresolved(problem, outcome)
     scale = np.maximum(np.abs(problem.theta), 1.0)
     ids_checked = layout.tensor_ids()[arrays["components"]]
     ids_active = layout.tensor_ids()[outcome.active]
@@ -152,9 +164,7 @@ def _rows(
         flagged = int(arrays["flagged"][mine].sum())
         if k in outcome.tensor_findings:
             flagged = tensor.size
-        elif k in outcome.failing_tensors or any(
-            layout.tensor_of(int(b[0])) is tensor for b in outcome.unresolved
-        ):
+        elif k in outcome.failing_tensors or tensor.name in unresolved:
             flagged = max(flagged, 1)
         significance = np.abs(a - d) / np.maximum(arrays["tolerance"][mine], np.finfo(float).tiny)
         significance = np.where(arrays["kink"][mine], -1.0, significance)
