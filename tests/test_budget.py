@@ -28,12 +28,13 @@ class Sleepy:
 
 
 def test_a_million_parameters_warn_before_the_long_run_starts() -> None:
+    # strategy="auto" would certify instead; a full check is what the user asked for here.
     w = np.linspace(-1, 1, 10**6)
     loss = Sleepy()
     with warnings.catch_warnings():
         warnings.simplefilter("error", gc.SlowCheckWarning)  # so the test stops where the user is warned
         with pytest.raises(gc.SlowCheckWarning) as warned:
-            gc.check(loss, {"w": w}, {"w": 2 * w})
+            gc.check(loss, {"w": w}, {"w": 2 * w}, strategy="full")
     message = str(warned.value)
     # 2·10⁶ evaluations at ≥ 1 ms each: at least 33 minutes.
     assert "2,000,000 loss evaluations" in message

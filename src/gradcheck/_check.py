@@ -9,10 +9,12 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from . import _diagnose, _options, _plan
+from . import _diagnose, _options, _plan, _strategy
 from ._budget import SLOW_SECONDS, warn_if_slow
+from ._certify_report import directional_check
 from ._compare import analytic_allowance, flag, relative_difference
 from ._detection import sure_error
+from ._errors import OptionError
 from ._evaluate import Evaluator, Loss
 from ._finite_differences import SAFETY, Estimates, estimate
 from ._noise import measure_noise
@@ -124,7 +126,9 @@ def check(
     eps: Eps = "auto",
     seed: int = 0,
     reseed: Optional[Callable[[], Any]] = None,
+    strategy: str = "auto",
     components: Optional[int] = None,
+    directions: Optional[int] = None,
     warn_slow: Optional[float] = SLOW_SECONDS,
 ) -> Report:
     """Check an analytic gradient against finite differences, component by component.
@@ -141,9 +145,15 @@ def check(
         seed: seeds the random direction used to measure the loss's noise.
         reseed: called before every loss evaluation and before ``grad``: reset your random
             generator here to check a network with dropout.
+        strategy: ``"full"`` checks every component (2 evaluations each); ``"certify"`` covers
+            every component with random-sign directional tests and locates what fails, in a
+            few hundred evaluations whatever the size, with a stated detection limit;
+            ``"auto"`` (default) runs full where it takes a few seconds at most, else certify.
         components: check a seeded random sample of this many components instead of all of
             them (every tensor gets some, small ones entirely); a ``coverage`` finding says
             how much went unchecked. ``None`` (default) checks every component.
+        directions: check K random-sign directions only (2 evaluations each) and report the
+            smallest error that could have been missed; says which tensor fails, not which entry.
         warn_slow: emit a `SlowCheckWarning` when the check, timed on its first loss calls, is
             estimated to take longer than this many seconds (default 60); None never warns.
 
@@ -163,14 +173,28 @@ def check(
     """
     _validate(method, eps, seed, loss=loss, reseed=reseed, warn_slow=warn_slow)
     _plan.validate_components(components)
+    _strategy.validate(strategy, directions, method, eps)
+    if components is not None and (directions is not None or strategy == "certify"):
+        raise OptionError(
+            f"components={components} samples the per-component check; it cannot be combined with "
+            f"{'directions=' + str(directions) if directions is not None else 'strategy=' + repr(strategy)}: "
+            f"pass one of them"
+        )
     start = time.perf_counter()
     problem = _Problem(loss, params, reseed, seed)
     planned = problem.layout.size if components is None else min(components, problem.layout.size)
-    warn_if_slow(problem.evaluator.durations, method, planned, warn_slow)
+    per_evaluation = (time.perf_counter() - start) / max(problem.evaluator.count, 1)
+    choice = _strategy.choose(strategy, directions, planned, per_evaluation, method, eps)
+    if choice.name == "full":
+        warn_if_slow(problem.evaluator.durations, method, planned, warn_slow)
     analytic, grad_dtype, grad_names = _analytic(grad, problem, reseed)
     layout = problem.layout
     ids = layout.tensor_ids()
     allowance = analytic_allowance(analytic, ids, float(np.finfo(grad_dtype).eps))
+    if choice.name != "full":
+        return directional_check(
+            problem, analytic, allowance, choice, seed=seed, start=start, grad_names=grad_names
+        )
     sample = _plan.select(layout, components, seed, analytic)
 
     def is_suspicious(comps: np.ndarray, numerical: np.ndarray, error: np.ndarray) -> np.ndarray:
@@ -205,6 +229,7 @@ def check(
         noise=problem.noise,
         evaluations=problem.evaluator.count,
         seconds=time.perf_counter() - start,
+        strategy_reason=choice.reason if sample.size == layout.size else f"components={components} asked for",
     )
     findings = _diagnose.kink_findings(layout, sample, found.kink)
     findings += _diagnose.precision_finding(problem.noise, problem.loss_value, detection_limit)
@@ -265,6 +290,7 @@ def _tensor_rows(
                 flagged=int(flagged[mine].sum()),
                 kinks=int(kink[mine].sum()),
                 detection_limit=float(np.min(limits[np.abs(a) > 0])) if np.any(np.abs(a) > 0) else math.inf,
+                entry_limit=SAFETY * float(np.max(bug_tol[~kink[mine]], initial=0.0)),
             )
         )
     return rows

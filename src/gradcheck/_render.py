@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from typing import TYPE_CHECKING, Optional
 
 from rich.console import Console, Group, RenderableType
@@ -44,7 +45,26 @@ def _headline(report: Report) -> Group:
             f"detects relative errors above {report.detection_limit:.1e}"
         ),
     ]
+    if s.strategy != "full":
+        lines.append(Text(_directional_guarantee(report)))
     return Group(*lines)
+
+
+def _directional_guarantee(report: Report) -> str:
+    """What a certify or directions=K run guarantees, in one sentence, and why it ran."""
+    s = report.settings
+    limits = [row.entry_limit for row in report.tensors if math.isfinite(row.entry_limit)]
+    caught = (
+        f"any single entry wrong by more than {max(limits):.1e} would have been caught "
+        f"({report.detection_limit:.1e} of its tensor's median |g|)"
+        if limits
+        else "no entry was screened"
+    )
+    return (
+        f"{s.strategy}: {s.directions} random-sign directions through every component; {caught}, "
+        f"and several wrong entries cancel in all of them with probability ≤ {s.miss_probability:.1e} "
+        f"({s.strategy_reason})"
+    )
 
 
 def _tensor_table(report: Report) -> Table:
@@ -56,7 +76,7 @@ def _tensor_table(report: Report) -> Table:
         table.add_row(
             row.name,
             "×".join(map(str, row.shape)) or "scalar",
-            f"{row.difference:.1e}",
+            f"{row.difference:.1e}" if math.isfinite(row.difference) else "—",
             row.worst or "",
             str(row.checked),
             str(row.flagged),
@@ -95,7 +115,8 @@ def renderable(report: Report, k: int = 5) -> Group:
     parts: list[RenderableType] = [_headline(report), Text(""), _tensor_table(report)]
     if report.findings:
         parts += [Text(""), Text("findings", style="bold"), *_findings(report)]
-    parts += [Text(""), _worst_table(report, k)]
+    if report.components.size:
+        parts += [Text(""), _worst_table(report, k)]
     return Group(*parts)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -31,6 +32,11 @@ class TensorRow:
     kinks: int
     detection_limit: float  # smallest relative error of this tensor's gradient sure to be caught
     gradient: Optional[str] = None  # the gradient's own name where it differs (``dW2`` for ``W2``)
+    # Smallest absolute error of any single entry of this tensor sure to be caught (nan: not
+    # computed). Full check: SAFETY × the largest per-component error; certify and directions:
+    # SAFETY × the largest error of the last screen's tests, for any entry of the tensor, and
+    # ``detection_limit`` is then this limit divided by the tensor's median |g|.
+    entry_limit: float = math.nan
 
     @property
     def passed(self) -> bool:
@@ -89,6 +95,11 @@ class Settings:
     noise: float  # measured round-off noise σ of one loss evaluation
     evaluations: int
     seconds: float
+    strategy_reason: str = ""  # why this strategy ran ("auto: ...", or that it was asked for)
+    directions: int = 0  # random-sign directional tests in the last screen (certify, directions=K)
+    # Chance that several wrong entries above the detection limit cancelled in every one of
+    # those directions (0 for the full check, which looks at every component).
+    miss_probability: float = 0.0
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
