@@ -187,7 +187,7 @@ def check(
     )
     findings = _diagnose.kink_findings(layout, components, found.kink)
     findings += _diagnose.precision_finding(problem.noise, problem.loss_value, detection_limit)
-    return Report(
+    report = Report(
         passed=not flagged.any(),
         difference=relative_difference(analytic[components], found.numerical),
         tensors=tuple(rows),
@@ -202,6 +202,7 @@ def check(
         flagged=flagged,
         kink=found.kink,
     )
+    return _diagnose.with_bug_findings(report, problem.theta)
 
 
 def _tensor_rows(
