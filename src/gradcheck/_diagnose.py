@@ -1,8 +1,10 @@
 """Turn a comparison into findings a person can act on.
 
 Bug findings are made per tensor with flagged components, from the first pattern of
-`_patterns` that explains every one of its components (zero, transpose, sign, scale, missing
-regularization); when none does, a `wrong_components` finding says where the wrong entries sit.
+`_patterns` that explains every one of its components (transpose, sign, missing
+regularization, zero, scale); when none does, a `wrong_components` finding says where the wrong
+entries sit. A tensor without flagged components gets no bug finding, so a correct gradient
+gets none.
 """
 
 from __future__ import annotations
@@ -217,13 +219,13 @@ def _wrong_components(view: View) -> Finding:
     wrong = view.flagged
     partial = _patterns.scale(view, wrong)
     there = f"; there analytic ≈ {_times(partial.factor)} numerical" if partial is not None else ""
-    every = wrong.sum() == math.prod(view.shape)
-    lead = (
-        f"every entry of {view.name} is wrong, with no constant factor, sign, transpose or "
-        f"regularization pattern"
-        if every
-        else f"only some entries of {view.name} are wrong: {_where(view, wrong)}"
-    )
+    total = math.prod(view.shape)
+    if total == 1:
+        lead = f"the only entry of {view.name} is wrong"
+    elif wrong.sum() == total:
+        lead = f"{_where(view, wrong)} is wrong, with no constant factor, sign, transpose or regularization pattern"
+    else:
+        lead = f"only some entries of {view.name} are wrong: {_where(view, wrong)}"
     return _finding("wrong_components", view, f"{lead}{there}; worst: {_examples(view)}", float(wrong.sum()))
 
 
