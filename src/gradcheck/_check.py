@@ -234,7 +234,7 @@ def check(
     findings = _diagnose.kink_findings(layout, sample, found.kink)
     findings += _diagnose.precision_finding(problem.noise, problem.loss_value, detection_limit)
     findings += _plan.coverage_finding(layout, sample)
-    return Report(
+    report = Report(
         passed=not flagged.any(),
         difference=relative_difference(analytic[sample], found.numerical),
         tensors=tuple(rows),
@@ -249,6 +249,7 @@ def check(
         flagged=flagged,
         kink=found.kink,
     )
+    return _diagnose.with_bug_findings(report, problem.theta)
 
 
 def _tensor_rows(

@@ -29,6 +29,11 @@ GAUSSIAN_MEDIAN_ABS = 0.6745
 # in the last place (float32 ε ≈ 1.2e-7), small enough that the 3rd and higher differences of
 # a smooth loss (∝ spacing³) stay far below float64 round-off.
 SPACING = 2.0**-20
+# Moré & Wild widen a probe that cannot resolve the noise by 100; a power of two (16) keeps the
+# points exact in binary, and three widenings reach 2^-8 of max(|θᵢ|, 1), beyond which the smooth
+# part of J would leak into the 4th to 6th differences and pose as noise.
+WIDEN = 16.0
+WIDENINGS = 3
 # Components moved at once: a few dozen spread over all tensors sample the loss's arithmetic
 # widely, while keeping the direction's length (∝ √k) and so its smooth differences small.
 SUPPORT = 64
@@ -58,8 +63,25 @@ def measure_noise(
     j0: float,
     rng: np.random.Generator,
 ) -> float:
-    """The loss's noise σ at θ, never below float64's own rounding of J (ε·|J|/2)."""
+    """The loss's noise σ at θ, never below float64's own rounding of J (ε·|J|/2).
+
+    When fewer than half of the values differ, the spacing is below the loss's resolution (a
+    float32 loss near a minimum, or with a large constant part, returns the same value again and
+    again) and the differences would read σ = 0; as in Moré & Wild's ECnoise, the spacing grows
+    until the values resolve. The smallest step q between the values seen then bounds σ from
+    below by q/√12, the noise of rounding to a grid of q (values at a lucky, exactly
+    representable set of points must not read as noise-free).
+    """
     direction = noise_direction(theta, rng)
     middle = POINTS // 2
-    values = np.array([j0 if k == middle else along(direction, float(k - middle)) for k in range(POINTS)])
-    return max(estimate_noise(values), 0.5 * FLOAT64_EPS * abs(j0))
+    quantum = math.inf
+    for widening in range(WIDENINGS + 1):
+        wide = direction * WIDEN**widening
+        values = np.array([j0 if k == middle else along(wide, float(k - middle)) for k in range(POINTS)])
+        distinct = np.unique(values)
+        if distinct.size > 1:
+            quantum = min(quantum, float(np.diff(distinct).min()))
+        if distinct.size > POINTS // 2:
+            break
+    floor = quantum / math.sqrt(12) if widening and math.isfinite(quantum) else 0.0
+    return max(estimate_noise(values), floor, 0.5 * FLOAT64_EPS * abs(j0))
