@@ -20,8 +20,10 @@ from ._certify import PATTERNS, Outcome, certify
 from ._compare import relative_difference
 from ._directional import Result
 from ._finite_differences import SAFETY
+from ._patterns import View
 from ._report import Finding, Report, Settings, TensorRow
 from ._tensor_fit import describe_entries
+from ._tree import Tensor
 
 if TYPE_CHECKING:
     from ._check import _Problem
@@ -81,6 +83,28 @@ def _unresolved(problem: _Problem, outcome: Outcome) -> dict[Optional[str], list
     return groups
 
 
+def _whole_tensor_view(
+    problem: _Problem, tensor: Tensor, arrays: dict[str, np.ndarray], analytic: np.ndarray, mine: np.ndarray
+) -> Optional[View]:
+    """The tensor as the per-component patterns see it, if each of its entries was checked one by one."""
+    comps = arrays["components"][mine]
+    if np.unique(comps).size != tensor.size:
+        return None
+    keep = ~arrays["kink"][mine]
+    comps = comps[keep]
+    return View(
+        name=tensor.name,
+        shape=tensor.shape,
+        local=comps - tensor.offset,
+        analytic=analytic[comps],
+        numerical=arrays["numerical"][mine][keep],
+        # An estimate of exactly 0 would make every fit divide by 0 (as in _diagnose._views).
+        estimate=np.maximum(arrays["tolerance"][mine][keep], np.finfo(np.float64).tiny),
+        theta=problem.theta[comps],
+        flagged=arrays["flagged"][mine][keep],
+    )
+
+
 def _findings(
     problem: _Problem, outcome: Outcome, arrays: dict[str, np.ndarray], analytic: np.ndarray
 ) -> list[Finding]:
@@ -92,6 +116,10 @@ def _findings(
             findings.append(outcome.tensor_findings[k])
             continue
         wrong = arrays["flagged"] & (ids == k)
+        whole = _whole_tensor_view(problem, tensor, arrays, analytic, ids == k)
+        if wrong.any() and whole is not None:  # every entry checked: the full check's patterns apply
+            findings.append(_diagnose.tensor_finding(whole))
+            continue
         if wrong.any():
             comps = arrays["components"][wrong]
             rows = {

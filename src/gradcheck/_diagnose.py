@@ -81,7 +81,7 @@ def with_bug_findings(report: Report, theta: np.ndarray) -> Report:
 
 def bug_findings(report: Report, theta: np.ndarray) -> list[Finding]:
     """One finding for every tensor with flagged components (none when the gradient is right)."""
-    return [_diagnose(view) for view in _views(report, theta) if view.flagged.any()]
+    return [tensor_finding(view) for view in _views(report, theta) if view.flagged.any()]
 
 
 def _views(report: Report, theta: np.ndarray) -> list[View]:
@@ -106,7 +106,8 @@ def _views(report: Report, theta: np.ndarray) -> list[View]:
     return views
 
 
-def _diagnose(view: View) -> Finding:
+def tensor_finding(view: View) -> Finding:
+    """The one finding that explains a tensor's flagged components (its most specific pattern)."""
     if _patterns.is_transpose(view):
         return _finding(
             "transpose",
