@@ -4,6 +4,7 @@ import gradcheck as gc
 
 PUBLIC = {
     "Component",
+    "BatchedLossError",
     "ComplexStepError",
     "Finding",
     "GradcheckError",
@@ -19,6 +20,7 @@ PUBLIC = {
     "Settings",
     "StructureError",
     "TensorRow",
+    "WorkerError",
     "assert_gradients",
     "check",
     "numerical_gradient",

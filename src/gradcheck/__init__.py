@@ -3,6 +3,7 @@
 from ._check import assert_gradients, check, numerical_gradient
 from ._compare import relative_difference
 from ._errors import (
+    BatchedLossError,
     ComplexStepError,
     GradcheckError,
     GradientMismatch,
@@ -14,6 +15,7 @@ from ._errors import (
     NonFiniteError,
     OptionError,
     StructureError,
+    WorkerError,
 )
 from ._report import Component, Finding, Report, Settings, TensorRow
 
@@ -21,6 +23,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Component",
+    "BatchedLossError",
     "ComplexStepError",
     "Finding",
     "GradcheckError",
@@ -36,6 +39,7 @@ __all__ = [
     "Settings",
     "StructureError",
     "TensorRow",
+    "WorkerError",
     "assert_gradients",
     "check",
     "numerical_gradient",

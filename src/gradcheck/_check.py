@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import Any, Optional, Union
 
 import numpy as np
@@ -16,6 +17,7 @@ from ._evaluate import Evaluator, Loss
 from ._finite_differences import SAFETY, Estimates, estimate
 from ._noise import measure_noise
 from ._report import Report, Settings, TensorRow
+from ._speed import Speed
 from ._stencils import METHODS, STENCILS, auto_steps
 from ._tree import Layout, flatten, match_gradient
 
@@ -44,9 +46,19 @@ def _validate(method: str, eps: Eps, seed: int) -> None:
 class _Problem:
     """θ, the evaluator and the measured noise of one loss at one point."""
 
-    def __init__(self, loss: Loss, params: Any, reseed: Optional[Callable[[], Any]], seed: int) -> None:
+    def __init__(
+        self, loss: Loss, params: Any, reseed: Optional[Callable[[], Any]], seed: int, speed: Speed
+    ) -> None:
         self.theta, self.layout = flatten(params)
-        self.evaluator = Evaluator(loss, self.layout, self.theta, reseed=reseed)
+        self.speed = speed
+        self.evaluator = Evaluator(
+            loss,
+            self.layout,
+            self.theta,
+            reseed=reseed,
+            backend=speed.backend(),
+            progress=speed.progress_bar(),
+        )
         self.loss_value = self.evaluator.probe()
         self.noise = measure_noise(
             self.evaluator.along, self.theta, self.loss_value, np.random.default_rng(seed)
@@ -78,6 +90,8 @@ class _Problem:
                 self.theta,
                 reseed=self.evaluator.reseed,
                 complex_step=True,
+                backend=self.evaluator.backend,
+                progress=self.evaluator.progress,
             )
         result = estimate(
             evaluator,
@@ -115,6 +129,10 @@ def check(
     eps: Eps = "auto",
     seed: int = 0,
     reseed: Optional[Callable[[], Any]] = None,
+    batched_loss: Optional[Callable[[Any], Any]] = None,
+    workers: Optional[int] = None,
+    executor: Optional[Executor] = None,
+    progress: bool = True,
 ) -> Report:
     """Check an analytic gradient against finite differences, component by component.
 
@@ -130,6 +148,14 @@ def check(
         seed: seeds the random direction used to measure the loss's noise.
         reseed: called before every loss evaluation and before ``grad``: reset your random
             generator here to check a network with dropout.
+        batched_loss: ``batched_loss(rows) -> losses``: the loss of each row of a (k, n) stack
+            of flat parameter vectors (in the order of the flattened params); used for the
+            finite-difference points, in chunks of bounded memory.
+        workers: evaluate on this many processes (the loss must be picklable).
+        executor: evaluate on any ``concurrent.futures.Executor``, e.g. a Dask client's
+            ``client.get_executor()``. Every way of evaluating gives the serial run's values.
+        progress: show a progress bar with the time left when a check takes more than ~2 s
+            (only on a terminal).
 
     Returns:
         A `Report`; ``report.passed`` is the verdict.
@@ -146,8 +172,9 @@ def check(
         True
     """
     _validate(method, eps, seed)
+    speed = Speed(batched_loss, workers, executor, progress)
     start = time.perf_counter()
-    problem = _Problem(loss, params, reseed, seed)
+    problem = _Problem(loss, params, reseed, seed, speed)
     analytic, grad_dtype, grad_names = _analytic(grad, problem, reseed)
     layout = problem.layout
     ids = layout.tensor_ids()
@@ -253,7 +280,16 @@ def assert_gradients(loss: Loss, params: Any, grad: Grad, **options: Any) -> Rep
 
 
 def numerical_gradient(
-    loss: Loss, params: Any, *, method: str = "central", eps: Eps = "auto", seed: int = 0
+    loss: Loss,
+    params: Any,
+    *,
+    method: str = "central",
+    eps: Eps = "auto",
+    seed: int = 0,
+    batched_loss: Optional[Callable[[Any], Any]] = None,
+    workers: Optional[int] = None,
+    executor: Optional[Executor] = None,
+    progress: bool = True,
 ) -> Any:
     """The finite-difference gradient of ``loss`` with the structure of ``params``.
 
@@ -264,7 +300,7 @@ def numerical_gradient(
         array([ 2., -4.])
     """
     _validate(method, eps, seed)
-    problem = _Problem(loss, params, None, seed)
+    problem = _Problem(loss, params, None, seed, Speed(batched_loss, workers, executor, progress))
     components = np.arange(problem.layout.size)
     nothing = lambda comps, numerical, error: np.zeros(comps.size, dtype=bool)  # noqa: E731
     found = problem.estimate(method, eps, components, nothing)
