@@ -8,6 +8,7 @@ are bit-for-bit those of a serial run.
 
 from __future__ import annotations
 
+import multiprocessing
 import pickle
 import threading
 import uuid
@@ -102,7 +103,7 @@ class Pooled:
         if self.executor is not None:
             yield self.executor
             return
-        pool = ProcessPoolExecutor(max_workers=self.workers)
+        pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context())
         try:
             yield pool
         finally:
@@ -128,6 +129,13 @@ class Pooled:
         return (
             f"workers={self.workers}" if self.executor is None else f"executor={type(self.executor).__name__}"
         )
+
+
+def _context() -> Any:
+    """forkserver where there is one: forking a process that runs threads (JAX, PyTorch, BLAS)
+    can deadlock the child; a fork server is a fresh single-threaded process (Python 3.14's default)."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
 
 
 def _result(future: Future[Any], pooled: Pooled, chunk: Any) -> Any:
