@@ -7,7 +7,9 @@ The numerics run on a float64 deep copy of the model, inside ``torch.random.fork
 model, its parameters, their ``.grad``, its buffers (BatchNorm running statistics) and the
 global RNG state are exactly as before. Many perturbed parameter vectors are evaluated per
 call with ``torch.func.vmap`` over the perturbed tensor only, so work that does not depend on
-it (the layers before it) runs once per call, not once per point.
+it (the layers before it) runs once per call, not once per point. An ``nn.Sequential`` goes
+further (see ``_torch_sequential``): it starts each point at the layer it changes, and a
+changed ``nn.Linear`` entry costs a rank-one update instead of the layer's matrix product.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ._batched import CHUNK_BYTES
 from ._check import check
 from ._errors import OptionError
 from ._report import Report
+from ._torch_sequential import SequentialPlan
 
 INSTALL = "pip install torch==2.13.0"
 
@@ -156,6 +159,10 @@ class _Loss:
 
     names: Sequence[str]
 
+    def plan(self, torch: Any, reseed: Callable[[], Any]) -> Optional[SequentialPlan]:
+        """A layer-by-layer evaluation plan, where the structure allows one."""
+        return None
+
     def scalar(self, params: dict[str, Any]) -> Any:
         raise NotImplementedError
 
@@ -179,6 +186,14 @@ class _ModuleLoss(_Loss):
         self, model: Any, loss_fn: Callable[..., Any], batch: tuple[Any, ...], names: list[str]
     ) -> None:
         self.model, self.loss_fn, self.batch, self.names = model, loss_fn, batch, names
+
+    def plan(self, torch: Any, reseed: Callable[[], Any]) -> Optional[SequentialPlan]:
+        if not SequentialPlan.applies(torch, self.model, self.batch):
+            return None
+        return SequentialPlan(torch, self.model, self.output_loss, self.batch[0], reseed)
+
+    def output_loss(self, output: Any) -> Any:
+        return self.loss_fn(output, self.batch[-1]) if len(self.batch) > 1 else self.loss_fn(output)
 
     def scalar(self, params: dict[str, Any]) -> Any:
         from torch.func import functional_call
@@ -213,6 +228,7 @@ class _VmapLoss:
         self, torch: Any, loss: _Loss, params: dict[str, np.ndarray], reseed: Callable[[], Any]
     ) -> None:
         self.torch, self.loss, self.reseed = torch, loss, reseed
+        self.plan = loss.plan(torch, reseed)
         self.base = {k: torch.from_numpy(v.copy()) for k, v in params.items()}
         self.offsets = np.cumsum([0] + [v.size for v in params.values()])
         self.row_bytes = 8 * (_activation_numel(torch, loss, self.base) + 1)
@@ -241,6 +257,10 @@ class _VmapLoss:
         owner = np.searchsorted(self.offsets, components, side="right") - 1
         for j, (name, base) in enumerate(self.base.items()):
             mine = np.flatnonzero(owner == j)
+            at = self.plan.owner(name) if self.plan is not None and mine.size else None
+            if at is not None:
+                out[mine] = self.plan.losses(*at, components[mine] - self.offsets[j], values[mine])
+                continue
             rows = max(1, CHUNK_BYTES // (base.numel() * 8 + self.row_bytes))
             for start in range(0, mine.size, rows):
                 picked = mine[start : start + rows]
