@@ -125,3 +125,17 @@ def test_check_function_checks_only_inputs_that_require_grad():
 def test_model_must_be_a_module():
     with pytest.raises(gc.OptionError, match="pass a torch.nn.Module"):
         gt.check_module(lambda x: x, torch.nn.MSELoss(), torch.randn(2))
+
+
+@pytest.mark.parametrize("middle", [torch.nn.Tanh(), torch.nn.LayerNorm(6)], ids=["rank-one", "general"])
+def test_layer_by_layer_sequential_evaluation_matches_the_plain_forward(middle):
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(4, 6), middle, torch.nn.Linear(6, 5), torch.nn.Sigmoid(), torch.nn.Linear(5, 2)
+    )
+    x, y = torch.randn(16, 4), torch.randn(16, 2)
+    assert gt.SequentialPlan.applies(torch, model, (x, y))
+    layered = gt.check_module(model, torch.nn.MSELoss(), x, y)
+    serial = gt.check_module(model, torch.nn.MSELoss(), x, y, batched_loss=None)
+    assert layered.passed
+    np.testing.assert_allclose(layered.numerical, serial.numerical, rtol=1e-7, atol=1e-10)

@@ -83,7 +83,7 @@ class SequentialPlan:
         while position < len(self.children) and type(self.children[position]).__name__ in ELEMENTWISE:
             new = self.children[position](new)
             position += 1
-        after = self.children[position] if position < len(self.children) else None
+        after: Any = self.children[position] if position < len(self.children) else None
         if type(after) is torch.nn.Linear:
             change = new - self.acts[position][:, column].T  # (points, batch)
             rows = self.acts[position + 1][None] + change[:, :, None] * after.weight[:, column].T[:, None, :]

@@ -258,7 +258,7 @@ class _VmapLoss:
         for j, (name, base) in enumerate(self.base.items()):
             mine = np.flatnonzero(owner == j)
             at = self.plan.owner(name) if self.plan is not None and mine.size else None
-            if at is not None:
+            if self.plan is not None and at is not None:
                 out[mine] = self.plan.losses(*at, components[mine] - self.offsets[j], values[mine])
                 continue
             rows = max(1, CHUNK_BYTES // (base.numel() * 8 + self.row_bytes))
