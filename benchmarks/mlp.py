@@ -18,7 +18,7 @@ def make(size: str, batch: int = BATCH, seed: int = 0):
     dims = SIZES[size]
     rng = np.random.default_rng(seed)
     params = {}
-    for k, (a, b) in enumerate(zip(dims[:-1], dims[1:]), 1):
+    for k, (a, b) in enumerate(zip(dims[:-1], dims[1:], strict=True), 1):
         params[f"W{k}"] = rng.normal(size=(b, a)) / np.sqrt(a)
         params[f"b{k}"] = rng.normal(size=b) * 0.1
     return params, rng.normal(size=(batch, dims[0])), rng.normal(size=(batch, dims[-1]))

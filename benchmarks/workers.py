@@ -15,7 +15,6 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from functools import partial  # noqa: E402
 
-import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 import mlp  # noqa: E402
