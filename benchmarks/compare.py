@@ -107,7 +107,9 @@ def torch_gradcheck(params, X, Y):
     x, y = torch.from_numpy(X), torch.from_numpy(Y)
 
     def loss(*ps):
-        return torch.nn.functional.mse_loss(functional_call(model, dict(zip(names, ps, strict=True)), (x,)), y)
+        return torch.nn.functional.mse_loss(
+            functional_call(model, dict(zip(names, ps, strict=True)), (x,)), y
+        )
 
     ok = torch.autograd.gradcheck(loss, tensors, fast_mode=False, raise_exception=False)
     return "passed" if ok else "FAILED"
@@ -166,8 +168,10 @@ def main() -> None:
         print()
         for name, seconds in times.items():
             ref, floor = times.get(REFERENCE, np.nan), times.get(FLOOR, np.nan)
-            print(f"| {name:<40} | {seconds:9.3f} s | {ref / seconds:7.1f}× faster than torch gradcheck "
-                  f"| {seconds / floor:6.2f}× the bare loop |")
+            print(
+                f"| {name:<40} | {seconds:9.3f} s | {ref / seconds:7.1f}× faster than torch gradcheck "
+                f"| {seconds / floor:6.2f}× the bare loop |"
+            )
     print(f"\nload average after: {os.getloadavg()}")
 
 

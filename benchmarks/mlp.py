@@ -36,7 +36,14 @@ def numpy_grad(p, X, Y):
     d3 = 2 * (h2 @ p["W3"].T + p["b3"] - Y) / Y.size
     d2 = (d3 @ p["W3"]) * (1 - h2**2)
     d1 = (d2 @ p["W2"]) * (1 - h1**2)
-    return {"W3": d3.T @ h2, "b3": d3.sum(0), "W2": d2.T @ h1, "b2": d2.sum(0), "W1": d1.T @ X, "b1": d1.sum(0)}
+    return {
+        "W3": d3.T @ h2,
+        "b3": d3.sum(0),
+        "W2": d2.T @ h1,
+        "b2": d2.sum(0),
+        "W1": d1.T @ X,
+        "b1": d1.sum(0),
+    }
 
 
 def torch_model(params):
@@ -44,8 +51,10 @@ def torch_model(params):
 
     dims = [params["W1"].shape[1]] + [params[f"W{k}"].shape[0] for k in (1, 2, 3)]
     model = torch.nn.Sequential(
-        torch.nn.Linear(dims[0], dims[1]), torch.nn.Tanh(),
-        torch.nn.Linear(dims[1], dims[2]), torch.nn.Tanh(),
+        torch.nn.Linear(dims[0], dims[1]),
+        torch.nn.Tanh(),
+        torch.nn.Linear(dims[1], dims[2]),
+        torch.nn.Tanh(),
         torch.nn.Linear(dims[2], dims[3]),
     ).double()
     with torch.no_grad():

@@ -1,6 +1,6 @@
 """workers=2 against the serial run, for a NumPy loss that costs several milliseconds.
 
-    PYTHONPATH=src python benchmarks/workers.py [--batch 16384]
+PYTHONPATH=src python benchmarks/workers.py [--batch 16384]
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import argparse  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from functools import partial  # noqa: E402
-
 
 sys.path.insert(0, os.path.dirname(__file__))
 import mlp  # noqa: E402
@@ -40,7 +39,9 @@ def main() -> None:
         start = time.perf_counter()
         report = gc.check(loss, params, grad, progress=False, **options)
         times[label] = time.perf_counter() - start
-        print(f"| {label:<10} | {times[label]:7.2f} s | {report.settings.evaluations} evaluations | passed={report.passed}")
+        print(
+            f"| {label:<10} | {times[label]:7.2f} s | {report.settings.evaluations} evaluations | passed={report.passed}"
+        )
     print(f"speed-up of workers=2: {times['serial'] / times['workers=2']:.2f}×")
     print(f"load average after: {os.getloadavg()}")
 
