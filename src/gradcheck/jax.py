@@ -20,9 +20,11 @@ from ._report import Report
 from ._tree import path_name
 
 INSTALL = 'pip install "gradcheck[jax]"'
-# Most points per compiled call: calls have power-of-two sizes (the last chunk padded), so a
-# leaf compiles a few times at most; 256 points amortise the call overhead.
+# Points per compiled call: 256 amortise the call overhead; runs of at most SMALL points (the
+# refinement of a few suspicious components, a small bias) are padded to SMALL. Two sizes per
+# leaf means at most two compilations per leaf, which cost far more than the padded points.
 ROWS = 256
+SMALL = 16
 
 
 def _jax() -> Any:
@@ -100,7 +102,7 @@ class _Problem:
     def gradient_of(self, grad: Any) -> Any:
         """The gradient as a flat dict by path name: ``jax.grad(f)``, or the user's pytree / callable."""
         if grad is None:
-            grad = self.jax.grad(self.f)
+            grad = self.jax.jit(self.jax.grad(self.f))
         if not callable(grad):
             return self._flat(grad)
         return lambda flat: self._flat(
@@ -167,9 +169,10 @@ class _VmapLoss:
 
 
 def _rows_per_call(count: int, leaf_size: int) -> int:
-    """A power of two (few distinct shapes, few compilations) ≤ ROWS whose stack fits CHUNK_BYTES."""
+    """ROWS or SMALL points per call, fewer (a power of two) if their stack would pass CHUNK_BYTES."""
+    wanted = SMALL if count <= SMALL else ROWS
     fits = max(1, CHUNK_BYTES // (8 * leaf_size))
-    return 1 << (min(count, fits, ROWS).bit_length() - 1)
+    return min(wanted, 1 << (fits.bit_length() - 1))
 
 
 def _padded(function: Callable[[np.ndarray], Any], rows: np.ndarray, size: int) -> np.ndarray:
