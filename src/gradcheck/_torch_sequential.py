@@ -58,7 +58,9 @@ class SequentialPlan:
         out = np.empty(local.size)
         child, torch = self.children[k], self.torch
         linear = type(child) is torch.nn.Linear and self.acts[k].dim() == 2
-        step = max(1, CHUNK_BYTES // (8 * sum(a.numel() for a in self.acts[k:]) * (1 if linear else 2)))
+        # Each point carries its own copy of the activations after child k (twice as many when
+        # child k itself runs batched).
+        step = max(1, CHUNK_BYTES // (8 * sum(a.numel() for a in self.acts[k + 1 :]) * (1 if linear else 2)))
         for start in range(0, local.size, step):
             part = slice(start, start + step)
             idx, vals = torch.from_numpy(local[part]), torch.from_numpy(values[part])
@@ -86,7 +88,9 @@ class SequentialPlan:
         after: Any = self.children[position] if position < len(self.children) else None
         if type(after) is torch.nn.Linear:
             change = new - self.acts[position][:, column].T  # (points, batch)
-            rows = self.acts[position + 1][None] + change[:, :, None] * after.weight[:, column].T[:, None, :]
+            rows = torch.addcmul(
+                self.acts[position + 1][None], change[:, :, None], after.weight[:, column].T[:, None, :]
+            )
             return self._suffix(position + 1, rows)
         rows = self.acts[position][None].repeat(len(column), 1, 1)
         rows[torch.arange(len(column)), :, column] = new
