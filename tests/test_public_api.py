@@ -4,6 +4,7 @@ import gradcheck as gc
 
 PUBLIC = {
     "Component",
+    "BatchedLossError",
     "ComplexStepError",
     "Finding",
     "GradcheckError",
@@ -26,6 +27,7 @@ PUBLIC = {
     "SlowCheckWarning",
     "StructureError",
     "TensorRow",
+    "WorkerError",
     "assert_gradients",
     "check",
     "check_vjp",

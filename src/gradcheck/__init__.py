@@ -3,6 +3,7 @@
 from ._check import assert_gradients, check, numerical_gradient
 from ._compare import relative_difference
 from ._errors import (
+    BatchedLossError,
     ComplexStepError,
     GradcheckError,
     GradcheckWarning,
@@ -19,6 +20,7 @@ from ._errors import (
     ProblemError,
     SlowCheckWarning,
     StructureError,
+    WorkerError,
 )
 from ._monitor import Monitor
 from ._problem import Problem
@@ -29,6 +31,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Component",
+    "BatchedLossError",
     "ComplexStepError",
     "Finding",
     "GradcheckError",
@@ -51,6 +54,7 @@ __all__ = [
     "SlowCheckWarning",
     "StructureError",
     "TensorRow",
+    "WorkerError",
     "assert_gradients",
     "check",
     "check_vjp",

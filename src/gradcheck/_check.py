@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import Any, Optional, Union
 
 import numpy as np
@@ -19,6 +20,7 @@ from ._evaluate import Evaluator, Loss
 from ._finite_differences import SAFETY, Estimates, estimate
 from ._noise import measure_noise
 from ._report import Report, Settings, TensorRow
+from ._speed import Speed
 from ._stencils import METHODS, STENCILS, auto_steps
 from ._tree import Layout, flatten, match_gradient
 
@@ -49,9 +51,19 @@ def _validate(
 class _Problem:
     """θ, the evaluator and the measured noise of one loss at one point."""
 
-    def __init__(self, loss: Loss, params: Any, reseed: Optional[Callable[[], Any]], seed: int) -> None:
+    def __init__(
+        self, loss: Loss, params: Any, reseed: Optional[Callable[[], Any]], seed: int, speed: Speed
+    ) -> None:
         self.theta, self.layout = flatten(params)
-        self.evaluator = Evaluator(loss, self.layout, self.theta, reseed=reseed)
+        self.speed = speed
+        self.evaluator = Evaluator(
+            loss,
+            self.layout,
+            self.theta,
+            reseed=reseed,
+            backend=speed.backend(),
+            progress=speed.progress_bar(),
+        )
         self.loss_value = self.evaluator.probe()
         self.noise = measure_noise(
             self.evaluator.along, self.theta, self.loss_value, np.random.default_rng(seed)
@@ -89,6 +101,8 @@ class _Problem:
                 self.theta,
                 reseed=self.evaluator.reseed,
                 complex_step=True,
+                backend=self.evaluator.backend,
+                progress=self.evaluator.progress,
             )
         result = estimate(
             evaluator,
@@ -129,6 +143,10 @@ def check(
     strategy: str = "auto",
     components: Optional[int] = None,
     directions: Optional[int] = None,
+    batched_loss: Optional[Callable[[Any], Any]] = None,
+    workers: Optional[int] = None,
+    executor: Optional[Executor] = None,
+    progress: bool = True,
     warn_slow: Optional[float] = SLOW_SECONDS,
 ) -> Report:
     """Check an analytic gradient against finite differences, component by component.
@@ -154,6 +172,14 @@ def check(
             how much went unchecked. ``None`` (default) checks every component.
         directions: check K random-sign directions only (2 evaluations each) and report the
             smallest error that could have been missed; says which tensor fails, not which entry.
+        batched_loss: ``batched_loss(rows) -> losses``: the loss of each row of a (k, n) stack
+            of flat parameter vectors (in the order of the flattened params); used for the
+            finite-difference points, in chunks of bounded memory.
+        workers: evaluate on this many processes (the loss must be picklable).
+        executor: evaluate on any ``concurrent.futures.Executor``, e.g. a Dask client's
+            ``client.get_executor()``. Every way of evaluating gives the serial run's values.
+        progress: show a progress bar with the time left when a check takes more than ~2 s
+            (only on a terminal).
         warn_slow: emit a `SlowCheckWarning` when the check, timed on its first loss calls, is
             estimated to take longer than this many seconds (default 60); None never warns.
 
@@ -180,13 +206,14 @@ def check(
             f"{'directions=' + str(directions) if directions is not None else 'strategy=' + repr(strategy)}: "
             f"pass one of them"
         )
+    speed = Speed(batched_loss, workers, executor, progress)
     start = time.perf_counter()
-    problem = _Problem(loss, params, reseed, seed)
+    problem = _Problem(loss, params, reseed, seed, speed)
     planned = problem.layout.size if components is None else min(components, problem.layout.size)
     per_evaluation = (time.perf_counter() - start) / max(problem.evaluator.count, 1)
-    choice = _strategy.choose(strategy, directions, planned, per_evaluation, method, eps)
-    if choice.name == "full":
-        warn_if_slow(problem.evaluator.durations, method, planned, warn_slow)
+    choice = _strategy.choose(strategy, directions, planned, per_evaluation / speed.parallelism, method, eps)
+    if choice.name == "full" and batched_loss is None:  # single calls time a batched loss poorly
+        warn_if_slow(problem.evaluator.durations, method, planned // speed.parallelism, warn_slow)
     analytic, grad_dtype, grad_names = _analytic(grad, problem, reseed)
     layout = problem.layout
     ids = layout.tensor_ids()
@@ -309,6 +336,10 @@ def numerical_gradient(
     method: str = "central",
     eps: Eps = "auto",
     seed: int = 0,
+    batched_loss: Optional[Callable[[Any], Any]] = None,
+    workers: Optional[int] = None,
+    executor: Optional[Executor] = None,
+    progress: bool = True,
     warn_slow: Optional[float] = SLOW_SECONDS,
 ) -> Any:
     """The finite-difference gradient of ``loss`` with the structure of ``params``.
@@ -320,8 +351,10 @@ def numerical_gradient(
         array([ 2., -4.])
     """
     _validate(method, eps, seed, loss=loss, warn_slow=warn_slow)
-    problem = _Problem(loss, params, None, seed)
-    warn_if_slow(problem.evaluator.durations, method, problem.layout.size, warn_slow)
+    speed = Speed(batched_loss, workers, executor, progress)
+    problem = _Problem(loss, params, None, seed, speed)
+    if batched_loss is None:
+        warn_if_slow(problem.evaluator.durations, method, problem.layout.size // speed.parallelism, warn_slow)
     components = np.arange(problem.layout.size)
     nothing = lambda comps, numerical, error: np.zeros(comps.size, dtype=bool)  # noqa: E731
     found = problem.estimate(method, eps, components, nothing)

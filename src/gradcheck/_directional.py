@@ -41,9 +41,12 @@ BATCH_VALUES = 2**22
 def evaluate_along(evaluator: Evaluator, pairs: Sequence[tuple[np.ndarray, float]]) -> np.ndarray:
     """J(θ + t·d) for every (d, t): the one place directional tests evaluate the loss.
 
-    Serial through `Evaluator.along` today; a batched or parallel evaluator replaces this call.
+    In process through `Evaluator.along` (no (k, n) stack of directions in memory), or through
+    the evaluator's batched or parallel backend with `Evaluator.many_along`.
     """
-    return np.array([evaluator.along(direction, t) for direction, t in pairs])
+    if evaluator.backend is None or not pairs:
+        return np.array([evaluator.along(direction, t) for direction, t in pairs])
+    return evaluator.many_along(np.stack([d for d, _ in pairs]), np.array([t for _, t in pairs]))
 
 
 @dataclass(frozen=True)

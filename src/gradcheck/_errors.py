@@ -15,7 +15,9 @@ GradcheckError
 │   ├── LossRaisedError         the loss raised; the original exception is chained
 │   ├── NondeterministicLossError   two evaluations at the same θ differ
 │   ├── MutatedParamsError      the loss wrote into the params it was given
-│   └── ComplexStepError        method="complex" on a loss that rejects complex input
+│   ├── ComplexStepError        method="complex" on a loss that rejects complex input
+│   └── BatchedLossError        batched_loss returned the wrong shape or disagrees with loss
+├── WorkerError                 a loss cannot be sent to worker processes, or a worker died
 └── GradientMismatch (AssertionError)   raised by assert_gradients / raise_for_failure
     └── MonitorFailure                  a Monitor's check failed during training
 
@@ -73,6 +75,14 @@ class MutatedParamsError(LossError):
 
 class ComplexStepError(LossError):
     """``method="complex"`` was asked for, but the loss does not accept complex input."""
+
+
+class BatchedLossError(LossError):
+    """``batched_loss`` returned the wrong shape, or values that disagree with ``loss``."""
+
+
+class WorkerError(GradcheckError):
+    """Parallel evaluation failed: the loss cannot be pickled, or a worker process died."""
 
 
 class GradientMismatch(GradcheckError, AssertionError):

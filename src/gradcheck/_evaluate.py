@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import Any, Optional
+from functools import partial
+from typing import Any, Optional, Protocol
 
 import numpy as np
 
@@ -20,10 +21,28 @@ from ._errors import (
     MutatedParamsError,
     NondeterministicLossError,
 )
+from ._progress import Advance, Progress
 from ._scalar import Where, describe, to_scalar
 from ._tree import Layout
 
 Loss = Callable[[Any], Any]
+# The serial loop reports progress every this many evaluations: the bar stays live while
+# the bookkeeping costs one call per 64 loss evaluations.
+PROGRESS_EVERY = 64
+
+
+class Backend(Protocol):
+    """Another way to run `Evaluator.many` / `Evaluator.many_along` (batched, pooled)."""
+
+    def many(
+        self, evaluator: Evaluator, components: np.ndarray, values: np.ndarray, advance: Advance
+    ) -> np.ndarray: ...
+
+    def many_along(
+        self, evaluator: Evaluator, directions: np.ndarray, ts: np.ndarray, advance: Advance
+    ) -> np.ndarray: ...
+
+
 _PLAIN_FLOATS = (float, np.float64)
 
 # Durations of the first loss calls are kept to estimate what a whole check will cost
@@ -42,12 +61,17 @@ class Evaluator:
         *,
         reseed: Optional[Callable[[], Any]] = None,
         complex_step: bool = False,
+        backend: Optional[Backend] = None,
+        progress: Optional[Progress] = None,
     ) -> None:
         self.loss = loss
         self.layout = layout
         self.theta = theta
         self.reseed = reseed
         self.complex_step = complex_step
+        self.backend = backend
+        self.progress = progress or Progress(enabled=False)
+        self.j0: Optional[float] = None  # J(θ) once probed: batched backends check against it
         dtype = np.complex128 if complex_step else np.float64
         self.tree = layout.unflatten(theta, dtype=dtype)
         flat_views = [leaf.reshape(-1) for leaf in _leaf_arrays(self.tree, layout)]
@@ -120,17 +144,69 @@ class Evaluator:
             view[local] = original
 
     def many(self, components: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """J with θ[components[k]] set to values[k], for every k (one at a time, in process)."""
+        """J with θ[components[k]] set to values[k], for every k: the one entry point.
+
+        Runs in process one at a time, or through the backend (batched, worker processes, an
+        executor); every path gives the serial path's values.
+        """
+        components = np.asarray(components, dtype=np.int64).reshape(-1)
+        values = np.asarray(values, dtype=np.complex128 if self.complex_step else np.float64).reshape(-1)
+        with self.progress.task(components.size) as advance:
+            if self.backend is None:
+                return self.serial_many(components, values, advance)
+            return self.backend.many(self, components, values, advance)
+
+    def many_along(self, directions: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        """J(θ + ts[k]·directions[k]) for every k: `along` for many points, through the backend."""
+        directions = np.asarray(directions, dtype=np.float64).reshape(-1, self.layout.size)
+        ts = np.asarray(ts, dtype=np.float64).reshape(-1)
+        if directions.shape[0] != ts.size:
+            raise ValueError(f"many_along needs one t per direction, got {directions.shape[0]} and {ts.size}")
+        with self.progress.task(ts.size) as advance:
+            if self.backend is None:
+                return self.serial_many_along(directions, ts, advance)
+            return self.backend.many_along(self, directions, ts, advance)
+
+    def serial_many(self, components: np.ndarray, values: np.ndarray, advance: Advance) -> np.ndarray:
+        """`many`, one evaluation at a time in this process."""
         out = np.empty(len(components), dtype=np.complex128 if self.complex_step else np.float64)
-        for k, (component, value) in enumerate(zip(components.tolist(), values.tolist(), strict=True)):
-            result = self.at_component(component, value)
-            out[k] = result if self.complex_step else np.real(result)
+        # Plain Python lists: indexing them is several times cheaper than NumPy scalars.
+        views, owners, locals_ = (
+            self._views,
+            self._owner[components].tolist(),
+            self._local[components].tolist(),
+        )
+        comps, vals = components.tolist(), values.tolist()
+        for start in range(0, len(comps), PROGRESS_EVERY):
+            for k in range(start, min(start + PROGRESS_EVERY, len(comps))):
+                view, local = views[owners[k]], locals_[k]
+                original = view[local]
+                view[local] = vals[k]
+                try:
+                    out[k] = self._call(partial(self._moved, comps[k], vals[k]))
+                finally:
+                    view[local] = original
+            advance(min(PROGRESS_EVERY, len(comps) - start))
+        return out
+
+    def serial_many_along(self, directions: np.ndarray, ts: np.ndarray, advance: Advance) -> np.ndarray:
+        """`many_along`, one evaluation at a time in this process."""
+        out = np.empty(ts.size)
+        for k, t in enumerate(ts.tolist()):
+            out[k] = self.along(directions[k], t)
+            advance(1)
         return out
 
     def along(self, direction: np.ndarray, t: float) -> float:
-        """J(θ + t·direction) for a flat direction (the working copy is restored after)."""
+        """J(θ + t·direction) for a flat direction (the working copy is restored after).
+
+        Like every evaluated point, θ + t·direction is rounded to each tensor's own dtype: the
+        point a float32 model would really see (and what the batched backends evaluate).
+        """
         for tensor, view in zip(self.layout.tensors, self._views, strict=True):
             view += t * direction[tensor.slice]
+            if tensor.dtype != np.float64:
+                view[:] = view.astype(tensor.dtype)
 
         def where() -> str:
             moved = np.flatnonzero(direction)
@@ -173,6 +249,7 @@ class Evaluator:
         """Evaluate J(θ) twice: prove that the loss leaves params alone and is deterministic."""
         first = self.at_theta()
         second = self.at_theta()
+        self.j0 = first
         self.assert_unchanged()  # first: a loss that writes to its params also drifts
         if first != second:
             raise NondeterministicLossError(

@@ -96,12 +96,21 @@ def split_spec(spec: str) -> tuple[Path, str]:
     return Path(path), name
 
 
+# Module names this process gave to problem files: a later file of the same name may replace them.
+_LOADED: set[str] = set()
+
+
 def load_module(path: Path) -> Any:
     """Import the file at ``path`` as a fresh module (its folder first on ``sys.path``)."""
     if not path.is_file():
         hint = "" if path.suffix == ".py" else " (give the path of a .py file)"
         raise ProblemError(f"{path}: no such file{hint}")
-    spec = importlib.util.spec_from_file_location(f"_gradcheck_problem_{path.stem}", path)
+    # Its own name where that is free: worker processes (workers=) unpickle the loss by module
+    # name and, with the file's folder on sys.path, import it as Python would.
+    free = path.stem.isidentifier() and (path.stem not in sys.modules or path.stem in _LOADED)
+    name = path.stem if free else f"_gradcheck_problem_{path.stem}"
+    _LOADED.add(name)
+    spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ProblemError(f"{path}: cannot be imported as Python source; give a .py file")
     module = importlib.util.module_from_spec(spec)

@@ -1,0 +1,185 @@
+"""JAX adapter: check ``jax.grad(f)`` (custom_vjp / custom_jvp rules included) numerically.
+
+Install with ``pip install "gradcheck[jax]"``. JAX is imported when `check` is called, never
+by ``import gradcheck``. The check runs with 64-bit types enabled (restored afterwards), and
+evaluates many perturbed points per call with ``jax.jit(jax.vmap(...))`` over the perturbed
+leaf only, so work that does not depend on that leaf is done once per call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from . import _check
+from ._batched import CHUNK_BYTES
+from ._report import Report
+from ._tree import path_name
+
+INSTALL = 'pip install "gradcheck[jax]"'
+# Points per compiled call: 256 amortise the call overhead; runs of at most SMALL points (the
+# refinement of a few suspicious components, a small bias) are padded to SMALL. Two sizes per
+# leaf means at most two compilations per leaf, which cost far more than the padded points.
+ROWS = 256
+SMALL = 16
+
+
+def _jax() -> Any:
+    try:
+        import jax
+    except ImportError:
+        raise ImportError(f"gradcheck.jax needs JAX, which is not installed: {INSTALL}") from None
+    return jax
+
+
+@contextmanager
+def _x64(jax: Any) -> Iterator[None]:
+    """64-bit types inside, the caller's setting restored after (jax ≥ 0.6 and older)."""
+    if callable(getattr(jax, "enable_x64", None)):
+        with jax.enable_x64(True):
+            yield
+    else:  # pragma: no cover - older JAX
+        from jax.experimental import enable_x64  # type: ignore[attr-defined]
+
+        with enable_x64():
+            yield
+
+
+def check(f: Callable[[Any], Any], params: Any, *, grad: Any = None, **options: Any) -> Report:
+    """Check the gradient of ``f(params) -> scalar`` on a pytree of arrays.
+
+    Args:
+        f: a JAX-traceable function of the params pytree returning a scalar loss.
+        params: a pytree (dicts, lists, tuples, registered nodes) of float arrays; components are
+            named by their key paths (``layers[0].W[3, 2]``).
+        grad: the gradient to check (same pytree, or a callable ``grad(params)``); by default
+            ``jax.grad(f)``, which exercises any ``custom_vjp`` / ``custom_jvp`` rule inside ``f``.
+        options: any option of `gradcheck.check` (``method``, ``eps``, ``seed``, ``workers``...).
+            ``batched_loss`` is supplied (jit + vmap) unless ``workers``/``executor`` is given.
+
+    Returns:
+        A `Report`.
+
+    Example:
+        >>> import jax.numpy as jnp, gradcheck.jax
+        >>> gradcheck.jax.check(lambda p: jnp.sum(jnp.sin(p["w"])), {"w": jnp.arange(3.0)}).passed
+        True
+    """
+    jax = _jax()
+    with _x64(jax):
+        problem = _Problem(jax, f, params)
+        options = dict(options)
+        if (
+            options.get("workers") is None
+            and options.get("executor") is None
+            and "batched_loss" not in options
+        ):
+            options["batched_loss"] = _VmapLoss(problem)
+        return _check.check(problem.loss, problem.flat, problem.gradient_of(grad), **options)
+
+
+class _Problem:
+    """The params as a flat dict of float64 arrays keyed by path names, and f on that dict."""
+
+    def __init__(self, jax: Any, f: Callable[[Any], Any], params: Any) -> None:
+        self.jax, self.f = jax, f
+        pairs, self.treedef = jax.tree_util.tree_flatten_with_path(params)
+        self.names = [path_name(tuple(_key(k) for k in path)) for path, _ in pairs]
+        self.flat = {
+            name: np.array(leaf, dtype=np.float64) for name, (_, leaf) in zip(self.names, pairs, strict=True)
+        }
+        self.compiled = jax.jit(f)
+
+    def tree(self, flat: dict[str, Any]) -> Any:
+        return self.treedef.unflatten([flat[name] for name in self.names])
+
+    def loss(self, flat: dict[str, np.ndarray]) -> float:
+        return float(self.compiled(self.tree(flat)))
+
+    def gradient_of(self, grad: Any) -> Any:
+        """The gradient as a flat dict by path name: ``jax.grad(f)``, or the user's pytree / callable."""
+        if grad is None:
+            grad = self.jax.jit(self.jax.grad(self.f))
+        if not callable(grad):
+            return self._flat(grad)
+        return lambda flat: self._flat(
+            grad(self.tree({k: self.jax.numpy.asarray(v) for k, v in flat.items()}))
+        )
+
+    def _flat(self, tree: Any) -> dict[str, np.ndarray]:
+        leaves = self.jax.tree_util.tree_leaves(tree)
+        return {name: np.asarray(leaf) for name, leaf in zip(self.names, leaves, strict=True)}
+
+
+def _key(entry: Any) -> Any:
+    """A jax key-path entry as gradcheck's path element: dict key, sequence index or attribute."""
+    for attribute in ("key", "idx", "name"):
+        if hasattr(entry, attribute):
+            return getattr(entry, attribute)
+    return str(entry)
+
+
+class _VmapLoss:
+    """``batched_loss`` for the core: jit(vmap(f)) over rows, or over one leaf's single changes."""
+
+    def __init__(self, problem: _Problem) -> None:
+        self.problem = problem
+        jax = problem.jax
+        self.base = {k: jax.numpy.asarray(v) for k, v in problem.flat.items()}
+        self.offsets = np.cumsum([0] + [v.size for v in problem.flat.values()])
+        self.per_leaf: dict[str, Any] = {}
+
+        def of_row(row: Any) -> Any:
+            flat = {}
+            for j, (name, value) in enumerate(problem.flat.items()):
+                flat[name] = row[self.offsets[j] : self.offsets[j + 1]].reshape(value.shape)
+            return problem.f(problem.tree(flat))
+
+        self.rows = jax.jit(jax.vmap(of_row))
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.float64)
+        return _padded(self.rows, rows, _rows_per_call(len(rows), rows.shape[1]))
+
+    def at_components(self, components: np.ndarray, values: np.ndarray) -> np.ndarray:
+        out = np.empty(components.size)
+        owner = np.searchsorted(self.offsets, components, side="right") - 1
+        for j, name in enumerate(self.problem.flat):
+            mine = np.flatnonzero(owner == j)
+            if mine.size:
+                changes = np.stack([components[mine] - self.offsets[j], values[mine]], axis=1)
+                size = _rows_per_call(mine.size, self.problem.flat[name].size)
+                out[mine] = _padded(self._leaf_function(name), changes, size)
+        return out
+
+    def _leaf_function(self, name: str) -> Callable[[np.ndarray], Any]:
+        """jit(vmap) of f with one entry of leaf ``name`` changed; the other leaves are constants."""
+        if name not in self.per_leaf:
+            jax, base, problem = self.problem.jax, self.base, self.problem
+
+            def one(change: Any) -> Any:
+                leaf = base[name].reshape(-1).at[change[0].astype(int)].set(change[1])
+                return problem.f(problem.tree({**base, name: leaf.reshape(base[name].shape)}))
+
+            self.per_leaf[name] = jax.jit(jax.vmap(one))
+        return self.per_leaf[name]
+
+
+def _rows_per_call(count: int, leaf_size: int) -> int:
+    """ROWS or SMALL points per call, fewer (a power of two) if their stack would pass CHUNK_BYTES."""
+    wanted = SMALL if count <= SMALL else ROWS
+    fits = max(1, CHUNK_BYTES // (8 * leaf_size))
+    return min(wanted, 1 << (fits.bit_length() - 1))
+
+
+def _padded(function: Callable[[np.ndarray], Any], rows: np.ndarray, size: int) -> np.ndarray:
+    """``function`` over ``rows`` in calls of exactly ``size`` rows (the last padded)."""
+    out = np.empty(len(rows))
+    for start in range(0, len(rows), size):
+        chunk = rows[start : start + size]
+        filled = np.concatenate([chunk, np.repeat(chunk[:1], size - len(chunk), axis=0)])
+        out[start : start + len(chunk)] = np.asarray(function(filled))[: len(chunk)]
+    return out

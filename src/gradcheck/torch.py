@@ -1,0 +1,310 @@
+"""PyTorch adapter: check a module's autograd gradients, or any differentiable function of tensors.
+
+Install with ``pip install "gradcheck[torch]"`` (PyTorch pinned to the CPU build ``torch==2.13.0``).
+PyTorch is imported when a function here is called, never by ``import gradcheck``.
+
+The numerics run on a float64 deep copy of the model, inside ``torch.random.fork_rng``: your
+model, its parameters, their ``.grad``, its buffers (BatchNorm running statistics) and the
+global RNG state are exactly as before. Many perturbed parameter vectors are evaluated per
+call with ``torch.func.vmap`` over the perturbed tensor only, so work that does not depend on
+it (the layers before it) runs once per call, not once per point. An ``nn.Sequential`` goes
+further (see ``_torch_sequential``): it starts each point at the layer it changes, and a
+changed ``nn.Linear`` entry costs a rank-one update instead of the layer's matrix product.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, Optional
+
+import numpy as np
+
+from ._batched import CHUNK_BYTES
+from ._check import check
+from ._errors import OptionError
+from ._report import Report
+from ._torch_sequential import SequentialPlan
+
+INSTALL = "pip install torch==2.13.0"
+
+
+def _torch() -> Any:
+    try:
+        import torch
+    except ImportError:
+        raise ImportError(f"gradcheck.torch needs PyTorch, which is not installed: {INSTALL}") from None
+    return torch
+
+
+def check_module(
+    model: Any, loss_fn: Callable[..., Any], *batch: Any, eval_mode: bool = False, **options: Any
+) -> Report:
+    """Check ``model``'s autograd gradients of ``loss_fn(model(*inputs), target)`` numerically.
+
+    Args:
+        model: a ``torch.nn.Module``; every parameter with ``requires_grad`` is checked, named
+            as in ``named_parameters()`` (``fc1.weight[3, 2]``).
+        loss_fn: ``loss_fn(output, target)`` (or ``loss_fn(output)`` when ``batch`` has one
+            element), e.g. ``torch.nn.CrossEntropyLoss()``.
+        batch: the model's inputs followed by the target: ``x, y`` means ``loss_fn(model(x), y)``.
+        eval_mode: check the model in eval mode (dropout off, BatchNorm on running statistics).
+            Otherwise the model's own mode is kept and the RNG is reseeded with ``seed`` before
+            every evaluation, so dropout draws the same mask each time.
+        options: any option of `gradcheck.check` (``method``, ``eps``, ``seed``, ``workers``...).
+            ``batched_loss`` is supplied (torch.func.vmap) unless ``workers``/``executor`` is given.
+
+    Returns:
+        A `Report`.
+
+    Example:
+        >>> import torch, gradcheck.torch
+        >>> model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
+        >>> x, y = torch.randn(8, 3), torch.randn(8, 1)
+        >>> gradcheck.torch.check_module(model, torch.nn.MSELoss(), x, y).passed
+        True
+    """
+    torch = _torch()
+    if not isinstance(model, torch.nn.Module):
+        raise OptionError(
+            f"model={type(model).__name__} (type={type(model).__name__}): pass a torch.nn.Module"
+        )
+    if not batch:
+        raise OptionError("check_module needs a batch: check_module(model, loss_fn, inputs..., target)")
+    seed = options.get("seed", 0)
+    with torch.random.fork_rng(devices=[]):
+        work = _float64_copy(torch, model, eval_mode)
+        names = [name for name, p in work.named_parameters() if p.requires_grad]
+        params = {name: p.detach().numpy().copy() for name, p in work.named_parameters() if p.requires_grad}
+        inputs = tuple(_float64(torch, b) for b in batch)
+        loss = _ModuleLoss(work, loss_fn, inputs, names)
+        return _run(torch, loss, params, seed, options)
+
+
+def check_function(fn: Callable[..., Any], *inputs: Any, **options: Any) -> Report:
+    """Check the autograd gradient of ``fn(*inputs)`` (e.g. a custom ``torch.autograd.Function``).
+
+    The inputs that require grad are checked (all floating-point tensor inputs if none does),
+    named ``inputs[i]``. A non-scalar output is reduced with a seeded random cotangent v
+    (``sum(v * fn(*inputs))``), which checks the vector-Jacobian product autograd computes.
+
+    Example:
+        >>> import torch, gradcheck.torch
+        >>> gradcheck.torch.check_function(torch.sin, torch.randn(5, requires_grad=True)).passed
+        True
+    """
+    torch = _torch()
+    seed = options.get("seed", 0)
+    tensors = [isinstance(x, torch.Tensor) and x.is_floating_point() for x in inputs]
+    chosen = [i for i, x in enumerate(inputs) if tensors[i] and x.requires_grad] or [
+        i for i, is_float in enumerate(tensors) if is_float
+    ]
+    if not chosen:
+        raise OptionError("check_function needs at least one floating-point tensor input to differentiate")
+    values = tuple(_float64(torch, x) for x in inputs)
+    with torch.random.fork_rng(devices=[]):
+        _reseed(seed)
+        probe = fn(*values)
+        cotangent = _cotangent(torch, probe, seed)
+        loss = _FunctionLoss(fn, values, chosen, cotangent)
+        params = {f"inputs[{i}]": values[i].numpy().copy() for i in chosen}
+        return _run(torch, loss, params, seed, options)
+
+
+def _run(
+    torch: Any, loss: _Loss, params: dict[str, np.ndarray], seed: int, options: dict[str, Any]
+) -> Report:
+    options = dict(options)
+    reseed = functools.partial(_reseed, seed)
+    if options.get("workers") is None and options.get("executor") is None and "batched_loss" not in options:
+        options["batched_loss"] = _batched_if_vmap_works(torch, loss, params, reseed)
+    return check(loss, params, loss.gradient, reseed=reseed, **options)
+
+
+def _reseed(seed: int) -> None:
+    """Seed the CPU generator only: the one fork_rng restores (torch.manual_seed would also seed,
+    and lazily initialise, the CUDA generators, at a cost of about a millisecond per call)."""
+    _torch().default_generator.manual_seed(seed)
+
+
+def _float64_copy(torch: Any, model: Any, eval_mode: bool) -> Any:
+    work = copy.deepcopy(model).to(torch.float64)
+    if eval_mode:
+        work.eval()
+    for module in work.modules():
+        # In train mode BatchNorm normalises with the batch's statistics and updates running
+        # ones as a side effect; the copy keeps the first and drops the second (vmap cannot
+        # write batched statistics into one buffer, and no evaluation may change the next).
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and module.training:
+            module.track_running_stats = False
+            module.running_mean = module.running_var = module.num_batches_tracked = None
+    return work
+
+
+def _float64(torch: Any, value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        value = value.detach()
+        return value.to(torch.float64) if value.is_floating_point() else value
+    return value
+
+
+def _cotangent(torch: Any, output: Any, seed: int) -> Any:
+    """A seeded standard-normal v per floating output (None for scalars: the loss is the output)."""
+    outputs = output if isinstance(output, (tuple, list)) else (output,)
+    if len(outputs) == 1 and outputs[0].numel() == 1:
+        return None
+    rng = np.random.default_rng(seed)
+    return tuple(
+        torch.from_numpy(rng.normal(size=tuple(o.shape))) if o.is_floating_point() else None for o in outputs
+    )
+
+
+class _Loss:
+    """A picklable loss of a dict of float64 arrays, with its autograd gradient and vmap form."""
+
+    names: Sequence[str]
+
+    def plan(self, torch: Any, reseed: Callable[[], Any]) -> Optional[SequentialPlan]:
+        """A layer-by-layer evaluation plan, where the structure allows one."""
+        return None
+
+    def scalar(self, params: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def __call__(self, tree: dict[str, np.ndarray]) -> float:
+        torch = _torch()
+        with torch.no_grad():
+            return float(self.scalar({k: torch.from_numpy(v) for k, v in tree.items()}))
+
+    def gradient(self, tree: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        torch = _torch()
+        params = {k: torch.tensor(v, requires_grad=True) for k, v in tree.items()}
+        grads = torch.autograd.grad(self.scalar(params), list(params.values()), allow_unused=True)
+        return {
+            k: np.zeros_like(tree[k]) if g is None else g.detach().numpy()
+            for k, g in zip(params, grads, strict=True)
+        }
+
+
+class _ModuleLoss(_Loss):
+    def __init__(
+        self, model: Any, loss_fn: Callable[..., Any], batch: tuple[Any, ...], names: list[str]
+    ) -> None:
+        self.model, self.loss_fn, self.batch, self.names = model, loss_fn, batch, names
+
+    def plan(self, torch: Any, reseed: Callable[[], Any]) -> Optional[SequentialPlan]:
+        if not SequentialPlan.applies(torch, self.model, self.batch):
+            return None
+        return SequentialPlan(torch, self.model, self.output_loss, self.batch[0], reseed)
+
+    def output_loss(self, output: Any) -> Any:
+        return self.loss_fn(output, self.batch[-1]) if len(self.batch) > 1 else self.loss_fn(output)
+
+    def scalar(self, params: dict[str, Any]) -> Any:
+        from torch.func import functional_call
+
+        if len(self.batch) == 1:
+            return self.loss_fn(functional_call(self.model, params, self.batch))
+        return self.loss_fn(functional_call(self.model, params, self.batch[:-1]), self.batch[-1])
+
+
+class _FunctionLoss(_Loss):
+    def __init__(
+        self, fn: Callable[..., Any], inputs: tuple[Any, ...], chosen: list[int], cotangent: Any
+    ) -> None:
+        self.fn, self.inputs, self.chosen, self.cotangent = fn, inputs, chosen, cotangent
+        self.names = [f"inputs[{i}]" for i in chosen]
+
+    def scalar(self, params: dict[str, Any]) -> Any:
+        args = list(self.inputs)
+        for i in self.chosen:
+            args[i] = params[f"inputs[{i}]"]
+        output = self.fn(*args)
+        if self.cotangent is None:
+            return output.reshape(())
+        outputs = output if isinstance(output, (tuple, list)) else (output,)
+        return sum((o * v).sum() for o, v in zip(outputs, self.cotangent, strict=True) if v is not None)
+
+
+class _VmapLoss:
+    """``batched_loss`` for the core: rows of θ, or single-component changes, through torch.func.vmap."""
+
+    def __init__(
+        self, torch: Any, loss: _Loss, params: dict[str, np.ndarray], reseed: Callable[[], Any]
+    ) -> None:
+        self.torch, self.loss, self.reseed = torch, loss, reseed
+        self.plan = loss.plan(torch, reseed)
+        self.base = {k: torch.from_numpy(v.copy()) for k, v in params.items()}
+        self.offsets = np.cumsum([0] + [v.size for v in params.values()])
+        self.row_bytes = 8 * (_activation_numel(torch, loss, self.base) + 1)
+
+    def _vmapped(self, batched: dict[str, Any]) -> np.ndarray:
+        """The loss for each row of the batched tensors (the others fixed at θ)."""
+        from torch.func import vmap
+
+        fixed = {k: v for k, v in self.base.items() if k not in batched}
+        self.reseed()
+        with self.torch.no_grad():
+            out = vmap(lambda p: self.loss.scalar({**fixed, **p}), randomness="same")(batched)
+        return out.numpy()
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        rows_t = self.torch.from_numpy(np.ascontiguousarray(rows))
+        batched = {
+            k: rows_t[:, self.offsets[j] : self.offsets[j + 1]].reshape(len(rows), *v.shape)
+            for j, (k, v) in enumerate(self.base.items())
+        }
+        return self._vmapped(batched)
+
+    def at_components(self, components: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """The loss with θ[components[j]] = values[j], grouped by tensor: only it is batched."""
+        out = np.empty(components.size)
+        owner = np.searchsorted(self.offsets, components, side="right") - 1
+        for j, (name, base) in enumerate(self.base.items()):
+            mine = np.flatnonzero(owner == j)
+            at = self.plan.owner(name) if self.plan is not None and mine.size else None
+            if self.plan is not None and at is not None:
+                out[mine] = self.plan.losses(*at, components[mine] - self.offsets[j], values[mine])
+                continue
+            rows = max(1, CHUNK_BYTES // (base.numel() * 8 + self.row_bytes))
+            for start in range(0, mine.size, rows):
+                picked = mine[start : start + rows]
+                stack = base.reshape(1, -1).repeat(picked.size, 1)
+                local = self.torch.from_numpy(components[picked] - self.offsets[j])
+                stack[self.torch.arange(picked.size), local] = self.torch.from_numpy(values[picked])
+                out[picked] = self._vmapped({name: stack.reshape(picked.size, *base.shape)})
+        return out
+
+
+def _activation_numel(torch: Any, loss: _Loss, base: dict[str, Any]) -> int:
+    """Elements of all module outputs in one forward: the memory one more vmap row needs."""
+    total = [0]
+    model = getattr(loss, "model", None)
+    if model is None:
+        return 0
+
+    def count(module: Any, args: Any, output: Any) -> None:
+        total[0] += output.numel() if isinstance(output, torch.Tensor) else 0
+
+    handles = [m.register_forward_hook(count) for m in model.modules()]
+    try:
+        with torch.no_grad():
+            loss.scalar(base)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return total[0]
+
+
+def _batched_if_vmap_works(
+    torch: Any, loss: _Loss, params: dict[str, np.ndarray], reseed: Callable[[], Any]
+) -> Optional[_VmapLoss]:
+    """A vmap batched loss, or None (one at a time) when the model or function cannot be vmapped."""
+    batched = _VmapLoss(torch, loss, params, reseed)
+    theta = np.concatenate([v.reshape(-1) for v in params.values()])
+    try:
+        batched(theta[None, :])
+    except Exception:  # e.g. an autograd.Function without a vmap rule, or data-dependent control flow
+        return None
+    return batched
