@@ -28,7 +28,7 @@ def grad(p):  # bug: tanh'(z) = 1 - tanh(z)^2 replaced by 1
 
 monitor = gc.Monitor(loss, grad, every=25, components=32, on_failure="raise")
 try:
-    for step in range(500):
+    for _ in range(500):
         monitor.step(params)
         g = grad(params)
         params = {k: v - 0.5 * g[k] for k, v in params.items()}

@@ -220,12 +220,11 @@ MALFORMED = {
         "def problem():\n    raise ValueError('first\\nsecond')\n",
         "raised ValueError: first second",
     ),
-    "torch tensors": (
-        "import numpy as np\n"
-        "class Tensor(np.ndarray):\n    pass\nTensor.__module__ = 'torch'\n"
-        "def problem():\n    w = np.ones(2).view(Tensor)\n"
-        "    return {'loss': lambda p: 0.0, 'params': {'w': w}, 'grad': {'w': w}}\n",
-        "hold PyTorch tensors",
+    "torch loss returning a float": (
+        "import torch\n"
+        "def problem():\n    w = torch.ones(2, dtype=torch.float64)\n"
+        "    return {'loss': lambda p: 0.0, 'params': {'w': w}, 'grad': None}\n",
+        "must return a scalar tensor",
     ),
 }
 
@@ -328,5 +327,6 @@ def test_problem_is_a_frozen_validated_value():
         gc.ProblemError, match=r"Problem\(loss=...\) got 'cost' \(type=str\); pass a function"
     ):
         gc.Problem(loss="cost", params=[1.0], grad=[1.0])
-    with pytest.raises(gc.ProblemError, match=r"Problem\(grad=None\)"):
-        gc.Problem(loss=sum, params=[1.0], grad=None)
+    with pytest.raises(gc.ProblemError, match=r"Problem\(params=None\)"):
+        gc.Problem(loss=sum, params=None, grad=[1.0])
+    assert gc.Problem(loss=sum, params=[1.0], grad=None).grad is None  # PyTorch/JAX: autodiff

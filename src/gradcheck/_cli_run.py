@@ -5,15 +5,16 @@ from __future__ import annotations
 import argparse
 import inspect
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 from rich.console import Console
 
 from ._check import check
 from ._errors import GradcheckError, ProblemError
 from ._files import write_atomic
-from ._problem import framework_of, load_problem
+from ._problem import Problem, framework_of, load_problem
 from ._render import print_report
+from ._report import Report
 
 # Options that branches add to `check` one by one; each is passed through only when it exists.
 PASS_THROUGH = ("components", "directions", "workers")
@@ -85,20 +86,36 @@ def _check_outputs(*paths: Path | None) -> None:
             raise GradcheckError(f"cannot write {path}: the folder {path.parent} does not exist")
 
 
+def _check_problem(problem: Problem, framework: Optional[str], options: dict[str, Any]) -> Report:
+    """Check a NumPy problem with `check`, a PyTorch or JAX one through its adapter."""
+    if framework == "PyTorch":
+        from . import torch as adapter
+    elif framework == "JAX":
+        from . import jax as adapter  # type: ignore[no-redef]
+    else:
+        return check(problem.loss, problem.params, problem.grad, reseed=problem.reseed, **options)
+    if problem.reseed is not None:
+        raise ProblemError(
+            f"reseed= is for NumPy losses; the {framework} adapter fixes the framework's own "
+            f"random generator per evaluation (leave reseed out)"
+        )
+    return adapter.check(problem.loss, problem.params, grad=problem.grad, **options)
+
+
 def run_command(args: argparse.Namespace, console: Console) -> bool:
     """Check the problem ``args.problem`` names; return whether its gradient is right."""
     options = _options(args)
     _check_outputs(args.json, args.html)
     problem = load_problem(args.problem)
     framework = framework_of(problem)
-    if framework is not None:
+    if framework is None and problem.grad is None:
         raise ProblemError(
-            f"{args.problem}: the params hold {framework} tensors, which this version of "
-            f"`gradcheck run` cannot perturb; return NumPy arrays (and a loss that takes them)"
+            f"{args.problem}: grad=None, but NumPy params have no autodiff to compare with; "
+            f"return the analytic gradient (None is for PyTorch or JAX params)"
         )
     console.print(f"Checking {args.problem}\n", markup=False, highlight=False)
     try:
-        report = check(problem.loss, problem.params, problem.grad, reseed=problem.reseed, **options)
+        report = _check_problem(problem, framework, options)
     except GradcheckError:
         raise
     except Exception as error:  # a bug in the problem (e.g. grad(params) raised): still one line

@@ -29,7 +29,8 @@ class Problem:
     Args:
         loss: ``loss(params) -> float``.
         params: one float array, or a list / tuple / dict (nested allowed) of float arrays.
-        grad: the analytic gradient with the structure of ``params``, or ``grad(params)``.
+        grad: the analytic gradient with the structure of ``params``, or ``grad(params)``; None
+            for PyTorch or JAX params means the framework's own autodiff (autograd, jax.grad).
         reseed: optional; called before every loss evaluation (dropout with a fixed mask).
 
     Example:
@@ -49,9 +50,8 @@ class Problem:
             raise ProblemError(
                 f"Problem(loss=...) got {_describe(self.loss)}; pass a function loss(params) -> float"
             )
-        for name in ("params", "grad"):
-            if getattr(self, name) is None:
-                raise ProblemError(f"Problem({name}=None): pass the {name} as arrays (or a dict of arrays)")
+        if self.params is None:
+            raise ProblemError("Problem(params=None): pass the params as arrays (or a dict of arrays)")
         if self.reseed is not None and not callable(self.reseed):
             raise ProblemError(
                 f"Problem(reseed=...) got {_describe(self.reseed)}; pass None or a function "

@@ -163,23 +163,27 @@ class Layout:
 
     def unflatten(self, theta: np.ndarray, dtype: Any = None) -> Any:
         """Fresh arrays with the structure of params, filled from θ (in each tensor's dtype)."""
-        return _rebuild(
-            self.treedef,
-            lambda t: np.array(theta[t.slice].reshape(t.shape), dtype=dtype or t.dtype, copy=True),
+        return self.rebuild(
+            lambda t: np.array(theta[t.slice].reshape(t.shape), dtype=dtype or t.dtype, copy=True)
         )
 
+    def rebuild(self, make: Callable[[Tensor], Any]) -> Any:
+        """The structure of params with ``make(tensor)`` in place of each tensor."""
+        return tree_map(make, self.treedef)
 
-def _rebuild(node: Any, make: Callable[[Tensor], Any]) -> Any:
-    if isinstance(node, Tensor):
-        return make(node)
-    if node is None:
+
+def tree_map(fn: Callable[[Any], Any], tree: Any) -> Any:
+    """The same structure (dicts, lists, tuples, named tuples; None stays None), fn of every leaf."""
+    if tree is None:
         return None
-    if isinstance(node, dict):
-        return {key: _rebuild(child, make) for key, child in node.items()}
-    rebuilt = [_rebuild(child, make) for child in node]
-    if isinstance(node, tuple):
-        return type(node)(*rebuilt) if hasattr(node, "_fields") else tuple(rebuilt)
-    return rebuilt
+    if isinstance(tree, dict):
+        return {key: tree_map(fn, child) for key, child in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        rebuilt = [tree_map(fn, child) for child in tree]
+        if isinstance(tree, tuple):
+            return type(tree)(*rebuilt) if hasattr(tree, "_fields") else tuple(rebuilt)
+        return rebuilt
+    return fn(tree)
 
 
 def flatten(params: Any) -> tuple[np.ndarray, Layout]:

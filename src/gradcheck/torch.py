@@ -22,10 +22,11 @@ from typing import Any, Optional
 import numpy as np
 
 from ._batched import CHUNK_BYTES
-from ._check import check
-from ._errors import OptionError
+from ._check import check as _check
+from ._errors import LossValueError, OptionError
 from ._report import Report
 from ._torch_sequential import SequentialPlan
+from ._tree import Layout, flatten, match_gradient, tree_map
 
 INSTALL = "pip install torch==2.13.0"
 
@@ -112,14 +113,53 @@ def check_function(fn: Callable[..., Any], *inputs: Any, **options: Any) -> Repo
         return _run(torch, loss, params, seed, options)
 
 
+def check(loss: Callable[[Any], Any], params: Any, *, grad: Any = None, **options: Any) -> Report:
+    """Check the gradient of ``loss(params) -> scalar tensor`` on a pytree of tensors.
+
+    Args:
+        loss: a function of the params (a tensor, or a dict / list / tuple of tensors, nested)
+            returning a scalar tensor.
+        params: the tensors; components are named by their place (``layers[0].W[3, 2]``).
+        grad: the gradient to check (same structure, or a callable ``grad(params)``); by default
+            autograd's, which exercises any custom ``torch.autograd.Function`` inside ``loss``.
+        options: any option of `gradcheck.check`.
+
+    Example:
+        >>> import torch, gradcheck.torch
+        >>> w = {"w": torch.randn(3, dtype=torch.float64)}
+        >>> gradcheck.torch.check(lambda p: (p["w"] ** 2).sum(), w, grad=lambda p: {"w": 2 * p["w"]}).passed
+        True
+    """
+    torch = _torch()
+    seed = options.get("seed", 0)
+    theta, layout = flatten(
+        tree_map(lambda t: _float64(torch, t).numpy() if _is_tensor(torch, t) else t, params)
+    )
+    flat = {t.name: theta[t.slice].reshape(t.shape).copy() for t in layout.tensors}
+    with torch.random.fork_rng(devices=[]):
+        tree_loss = _TreeLoss(loss, layout)
+        return _run(
+            torch, tree_loss, flat, seed, options, grad=None if grad is None else tree_loss.given(grad)
+        )
+
+
+def _is_tensor(torch: Any, value: Any) -> bool:
+    return isinstance(value, torch.Tensor)
+
+
 def _run(
-    torch: Any, loss: _Loss, params: dict[str, np.ndarray], seed: int, options: dict[str, Any]
+    torch: Any,
+    loss: _Loss,
+    params: dict[str, np.ndarray],
+    seed: int,
+    options: dict[str, Any],
+    grad: Optional[Callable[[dict[str, np.ndarray]], Any]] = None,
 ) -> Report:
     options = dict(options)
     reseed = functools.partial(_reseed, seed)
     if options.get("workers") is None and options.get("executor") is None and "batched_loss" not in options:
         options["batched_loss"] = _batched_if_vmap_works(torch, loss, params, reseed)
-    return check(loss, params, loss.gradient, reseed=reseed, **options)
+    return _check(loss, params, grad or loss.gradient, reseed=reseed, **options)
 
 
 def _reseed(seed: int) -> None:
@@ -225,6 +265,40 @@ class _FunctionLoss(_Loss):
             return output.reshape(())
         outputs = output if isinstance(output, (tuple, list)) else (output,)
         return sum((o * v).sum() for o, v in zip(outputs, self.cotangent, strict=True) if v is not None)
+
+
+class _TreeLoss(_Loss):
+    """The user's loss of a pytree of tensors, seen as a loss of a flat dict keyed by path names."""
+
+    def __init__(self, loss: Callable[[Any], Any], layout: Layout) -> None:
+        self.loss, self.layout = loss, layout
+        self.names = [t.name for t in layout.tensors]
+
+    def tree(self, flat: dict[str, Any]) -> Any:
+        return self.layout.rebuild(lambda t: flat[t.name])
+
+    def scalar(self, params: dict[str, Any]) -> Any:
+        value = self.loss(self.tree(params))
+        if not _is_tensor(_torch(), value):
+            raise LossValueError(
+                f"the loss returned {type(value).__name__} {value!r}; with PyTorch params it must "
+                f"return a scalar tensor, so that autograd can differentiate it (not float(loss))"
+            )
+        return value.reshape(())
+
+    def given(self, grad: Any) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
+        """The user's gradient (tensors, or a callable of the tensors) as the core expects it."""
+        torch = _torch()
+
+        def flat_gradient(tree: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            value = (
+                grad(self.tree({k: torch.from_numpy(v) for k, v in tree.items()})) if callable(grad) else grad
+            )
+            numeric = tree_map(lambda g: _float64(torch, g).numpy() if _is_tensor(torch, g) else g, value)
+            vector, _, _ = match_gradient(self.layout, numeric)
+            return {t.name: vector[t.slice].reshape(t.shape) for t in self.layout.tensors}
+
+        return flat_gradient
 
 
 class _VmapLoss:
