@@ -133,15 +133,20 @@ def test_missing_output_folder_fails_before_the_check(quadratic, capsys):
     assert "Checking" not in out
 
 
-@pytest.mark.parametrize("option", ["--components", "--directions", "--workers"])
-def test_options_of_later_versions_are_refused_or_passed_through(quadratic, option, monkeypatch):
-    import inspect
-
-    from gradcheck import _cli_run
-
-    accepted = option[2:] in inspect.signature(_cli_run.check).parameters
-    code = main(["run", str(quadratic / "quadratic.py"), option, "2"])
-    assert code == (0 if accepted else 2)
+@pytest.mark.parametrize(
+    "option, value, strategy",
+    [
+        ("--components", "2", "sample"),
+        ("--directions", "2", "directions"),
+        ("--workers", "2", "full"),
+        ("--strategy", "certify", "certify"),
+    ],
+)
+def test_each_option_reaches_the_check(quadratic, option, value, strategy, tmp_path):
+    report = tmp_path / "r.json"
+    code = main(["run", str(quadratic / "quadratic.py"), option, value, "--json", str(report)])
+    assert code == 0
+    assert json.loads(report.read_text())["settings"]["strategy"] == strategy
 
 
 def test_usage_errors_exit_2(quadratic, capsys):

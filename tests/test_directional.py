@@ -29,7 +29,9 @@ def lines_for(theta, grad, dtype=np.float64):
     params = theta.astype(dtype)
     flat, layout = flatten(params)
     evaluator = Evaluator(cubic, layout, flat)
-    allowance = analytic_allowance(grad, layout.tensor_ids(), float(np.finfo(np.float64).eps))
+    allowance = analytic_allowance(
+        grad, layout.tensor_ids(), np.array([np.finfo(np.float64).eps] * len(layout.tensors))
+    )
     j0 = cubic(flat)
     sigma = measure_noise(evaluator.along, flat, j0, np.random.default_rng(0))
     return Lines(evaluator, grad, allowance, sigma=sigma, j0=j0), flat

@@ -138,3 +138,17 @@ def test_relative_difference_is_the_seed_formula():
     assert gc.relative_difference([3.0, 4.0], [3.0, 4.0]) == 0.0
     assert gc.relative_difference([1.0, 0.0], [-1.0, 0.0]) == pytest.approx(1.0)
     assert gc.relative_difference([3.0], [3.0001]) == pytest.approx(1e-4 / 6.0001)
+
+
+def test_a_float32_gradient_beside_float64_ones_keeps_its_own_rounding_allowance():
+    # The loss computes in float64; the gradient of b was stored in float32 (rounding 6e-8 relative).
+    rng = np.random.default_rng(3)
+    params = {"a": rng.normal(size=50), "b": rng.normal(size=50)}
+
+    def loss(p):
+        return float(np.sum(np.exp(p["a"])) + np.sum(np.sin(p["b"]) * 1e3))
+
+    grad = {"a": np.exp(params["a"]), "b": (1e3 * np.cos(params["b"])).astype(np.float32)}
+    assert gc.check(loss, params, grad).passed
+    wrong = {**grad, "b": grad["b"] * np.float32(1.001)}
+    assert gc.check(loss, params, wrong).wrong_tensors == ["b"]

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ._check import _Problem
     from ._strategy import Choice
 
-EXAMPLES = 3
+EXAMPLES = 3  # entries named in a message, as in _diagnose
 
 
 def _bug_error(result: Result, outcome: Outcome) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -56,6 +57,7 @@ class _Problem:
     ) -> None:
         self.theta, self.layout = flatten(params)
         self.speed = speed
+        self._steps: dict[tuple[str, Eps], np.ndarray] = {}
         self.evaluator = Evaluator(
             loss,
             self.layout,
@@ -70,17 +72,24 @@ class _Problem:
         )
 
     def steps(self, method: str, eps: Eps) -> np.ndarray:
-        if eps != "auto":
-            return np.full(self.theta.size, float(eps))
-        relative = self.noise / abs(self.loss_value) if self.loss_value else 0.0
-        steps = auto_steps(self.theta, STENCILS.get(method, STENCILS["central"]).order, relative)
-        return np.maximum(steps, MIN_STEP_ULPS * self.spacing())
+        """Each component's step for ``method`` (computed once per method and eps)."""
+        key = (method, eps)
+        if key not in self._steps:
+            if eps != "auto":
+                self._steps[key] = np.full(self.theta.size, float(eps))
+            else:
+                relative = self.noise / abs(self.loss_value) if self.loss_value else 0.0
+                steps = auto_steps(self.theta, STENCILS.get(method, STENCILS["central"]).order, relative)
+                self._steps[key] = np.maximum(steps, MIN_STEP_ULPS * self.spacing)
+        return self._steps[key]
 
+    @functools.cached_property
     def spacing(self) -> np.ndarray:
         """Per component, the gap to the next number of its own dtype (its ulp at θᵢ)."""
         gaps = [np.spacing(np.abs(self.theta[t.slice]).astype(t.dtype)) for t in self.layout.tensors]
         return np.concatenate(gaps).astype(np.float64)
 
+    @functools.cached_property
     def round_to(self) -> np.ndarray:
         """Per component, the NumPy scalar type its perturbed values are rounded to."""
         types = np.array([t.dtype.type for t in self.layout.tensors], dtype=object)
@@ -112,7 +121,7 @@ class _Problem:
             nominal=eps != "auto",
             sigma=self.noise,
             j0=self.loss_value,
-            round_to=self.round_to(),
+            round_to=self.round_to,
             is_suspicious=is_suspicious,
         )
         evaluator.assert_unchanged()
@@ -123,7 +132,7 @@ class _Problem:
 
 def _analytic(
     grad: Grad, problem: _Problem, reseed: Optional[Callable[[], Any]]
-) -> tuple[np.ndarray, np.dtype, tuple[str, ...]]:
+) -> tuple[np.ndarray, tuple[np.dtype, ...], tuple[str, ...]]:
     if callable(grad):
         if reseed is not None:
             reseed()
@@ -160,7 +169,8 @@ def check(
             ``"complex"`` (the loss must accept complex params).
         eps: ``"auto"`` picks each component's step from the loss's measured noise and |θᵢ|;
             a number fixes the step (``1e-7`` reproduces the seeds' recipe exactly).
-        seed: seeds the random direction used to measure the loss's noise.
+        seed: makes every random choice repeatable: the direction that measures the loss's
+            noise, the ``components`` sample and certify's sign patterns.
         reseed: called before every loss evaluation and before ``grad``: reset your random
             generator here to check a network with dropout.
         strategy: ``"full"`` checks every component (2 evaluations each); ``"certify"`` covers
@@ -214,10 +224,10 @@ def check(
     choice = _strategy.choose(strategy, directions, planned, per_evaluation / speed.parallelism, method, eps)
     if choice.name == "full" and batched_loss is None:  # single calls time a batched loss poorly
         warn_if_slow(problem.evaluator.durations, method, planned // speed.parallelism, warn_slow)
-    analytic, grad_dtype, grad_names = _analytic(grad, problem, reseed)
+    analytic, grad_dtypes, grad_names = _analytic(grad, problem, reseed)
     layout = problem.layout
     ids = layout.tensor_ids()
-    allowance = analytic_allowance(analytic, ids, float(np.finfo(grad_dtype).eps))
+    allowance = analytic_allowance(analytic, ids, np.array([np.finfo(d).eps for d in grad_dtypes]))
     if choice.name != "full":
         return directional_check(
             problem, analytic, allowance, choice, seed=seed, start=start, grad_names=grad_names

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -16,8 +15,8 @@ from ._problem import Problem, framework_of, load_problem
 from ._render import print_report
 from ._report import Report
 
-# Options that branches add to `check` one by one; each is passed through only when it exists.
-PASS_THROUGH = ("components", "directions", "workers")
+# Options passed to `check` when given on the command line.
+PASS_THROUGH = ("strategy", "components", "directions", "workers")
 # A component is ~290 bytes of JSON: beyond 100,000 (~29 MB) the file keeps the worst ones
 # (and says so in "components_included").
 MAX_JSON_COMPONENTS = 100_000
@@ -36,6 +35,9 @@ def add_parser(commands: Any) -> None:
     run.add_argument("--method", default="central", help="finite-difference method (default central)")
     run.add_argument("--eps", default="auto", help="'auto' (default) or a fixed step such as 1e-7")
     run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    run.add_argument(
+        "--strategy", choices=("auto", "full", "certify"), help="full, certify or auto (the default)"
+    )
     for name, text in (
         ("components", "check a random sample of K components"),
         ("directions", "check K random directions"),
@@ -69,14 +71,10 @@ def _eps(text: str) -> Union[str, float]:
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = {"method": args.method, "eps": _eps(args.eps), "seed": args.seed}
-    accepted = inspect.signature(check).parameters
     for name in PASS_THROUGH:
         value = getattr(args, name)
-        if value is None:
-            continue
-        if name not in accepted:
-            raise GradcheckError(f"--{name} is not supported by this version of gradcheck")
-        options[name] = value
+        if value is not None:
+            options[name] = value
     return options
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,17 @@ def relative_difference(a: Any, b: Any) -> float:
 BANDS = ((1e-7, "fine"), (1e-3, "inspect"))
 
 
+def band_legend() -> str:
+    """``< 1e-7 fine, ~1e-5 inspect, > 1e-3 worry``: the seeds' bands as the report prints them
+    ("around 1e-5" is the middle of the inspect band on a log scale)."""
+    (fine, _), (worry, _) = BANDS
+
+    def power(x: float) -> str:
+        return f"1e{round(math.log10(x))}"
+
+    return f"< {power(fine)} fine, ~{power(math.sqrt(fine * worry))} inspect, > {power(worry)} worry"
+
+
 def seed_band(difference: float) -> str:
     """``fine``, ``inspect`` or ``worry``: where the seeds' rule of thumb puts a difference."""
     for limit, label in BANDS:
@@ -39,18 +51,19 @@ def seed_band(difference: float) -> str:
     return "worry"
 
 
-def analytic_allowance(analytic: np.ndarray, tensor_ids: np.ndarray, eps: float) -> np.ndarray:
-    """Rounding the analytic gradient itself carries: ε of its dtype times its scale.
+def analytic_allowance(analytic: np.ndarray, tensor_ids: np.ndarray, eps: np.ndarray) -> np.ndarray:
+    """Rounding the analytic gradient itself carries: ε of its tensor's dtype times its scale.
 
-    The scale is max(|gᵢ|, rms of gᵢ's tensor): a backward pass sums terms of about the tensor's
+    ``eps`` holds one ε per tensor (a float32 gradient beside float64 ones keeps its own). The
+    scale is max(|gᵢ|, rms of gᵢ's tensor): a backward pass sums terms of about the tensor's
     typical size, so an entry near zero by cancellation still carries their rounding.
     """
-    rms = np.zeros(tensor_ids.max() + 1)
-    for t in range(rms.size):
-        values = analytic[tensor_ids == t]
-        values = values[np.isfinite(values)]  # a NaN entry is flagged on its own, not its tensor
-        rms[t] = float(np.sqrt(np.mean(values**2))) if values.size else 0.0
-    return eps * np.maximum(np.abs(analytic), rms[tensor_ids])
+    finite = np.isfinite(analytic)  # a NaN entry is flagged on its own, not its tensor
+    squares = np.where(finite, analytic, 0.0) ** 2
+    sums = np.bincount(tensor_ids, weights=squares, minlength=eps.size)
+    counts = np.bincount(tensor_ids, weights=finite, minlength=eps.size)
+    rms = np.sqrt(np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0))
+    return eps[tensor_ids] * np.maximum(np.abs(analytic), rms[tensor_ids])
 
 
 def flag(analytic: np.ndarray, numerical: np.ndarray, tolerance: np.ndarray) -> np.ndarray:

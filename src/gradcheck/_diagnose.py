@@ -25,7 +25,7 @@ from ._tree import Layout
 # sums); float64 at ~1e-16 (ε₆₄), 1e-12 at worst after heavy cancellation. 1e-10 sits between
 # them with two orders of margin each way, so only precision that really limits the check is told.
 NOISY_LOSS = 1e-10
-EXAMPLES = 3
+EXAMPLES = 3  # entries named in a message: enough to show a pattern, short enough to read
 
 
 def kink_findings(layout: Layout, components: np.ndarray, kink: np.ndarray) -> list[Finding]:

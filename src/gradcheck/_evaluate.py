@@ -132,17 +132,6 @@ class Evaluator:
             return f"when {name} = {base!r} gets the imaginary step {value.imag:.1e}i"
         return f"when {name} is moved by {value - base:+.3g} (from {base!r} to {value!r})"
 
-    def at_component(self, component: int, value: complex | float) -> complex | float:
-        """J with component ``component`` set to ``value`` (then restored)."""
-        view = self._views[self._owner[component]]
-        local = self._local[component]
-        original = view[local]
-        view[local] = value
-        try:
-            return self._call(lambda: self._moved(component, value))
-        finally:
-            view[local] = original
-
     def many(self, components: np.ndarray, values: np.ndarray) -> np.ndarray:
         """J with θ[components[k]] set to values[k], for every k: the one entry point.
 

@@ -200,6 +200,8 @@ def _complex_step(evaluator: Evaluator, components: np.ndarray, j0: float) -> Es
     values = evaluator.many(components, theta + 1j * h)
     numerical = np.imag(values) / h
     # No cancellation: the derivative is as accurate as the arithmetic producing it.
+    # A few ulps (4ε) of the derivative and of J's own scale per unit of θ: the rounding of the
+    # handful of operations that produce Im J, with no cancellation to amplify it.
     roundoff = 4 * FLOAT64_EPS * (np.abs(numerical) + abs(j0) / np.maximum(np.abs(theta), 1.0))
     none = np.zeros(components.size, dtype=bool)
     return Estimates(components, numerical, roundoff, np.zeros(components.size), none, none, h)

@@ -18,16 +18,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._compare import BANDS, seed_band
+from ._compare import BANDS, band_legend, seed_band
 from ._finite_differences import SAFETY
 from ._heatmap import UNCHECKED, Grid, grids
+from ._json import SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from ._report import Report
 
 # The band gauge spans 1e-16 (float64 round-off) to 1 (nothing in common), in decades.
 GAUGE_DECADES = (-16, 0)
-WORST = 10
+WORST = 10  # rows of the worst-components table: a screenful, never the whole gradient
 
 
 def _e(value: Any) -> str:
@@ -93,7 +94,7 @@ def _headline(report: Report) -> str:
         f'<header class="{"pass" if report.passed else "fail"}">\n{_verdict(report)}\n'
         f'<div class="difference"><p>Seeds\' difference ‖g − g′‖ / (‖g‖ + ‖g′‖) = '
         f'<b class="band-text-{band}">{_num(report.difference, ".3e")}</b> → <b class="band-text-{band}">'
-        f'{band}</b> <span class="muted">(&lt; 1e-7 fine, ~1e-5 inspect, &gt; 1e-3 worry)</span></p>'
+        f'{band}</b> <span class="muted">({_e(band_legend())})</span></p>'
         f"{_gauge(report)}</div>\n</header>"
     )
 
@@ -270,7 +271,7 @@ def render_html(report: Report) -> str:
 {_worst_table(report)}
 {_settings(report)}
 </main>
-<footer>gradcheck {_e(__version__)} · report schema 1 · {SAFETY:g}× safety factor</footer>
+<footer>gradcheck {_e(__version__)} · report schema {SCHEMA_VERSION} · {SAFETY:g}× safety factor</footer>
 <div id="tip" hidden></div>
 <script type="application/json" id="gradcheck-data">{_script_json(payload)}</script>
 <script>

@@ -87,7 +87,10 @@ def report_from_dict(data: dict[str, Any]) -> Report:
             **{
                 **row,
                 "shape": tuple(row["shape"]),
-                **{k: number(row[k]) for k in ("difference", "max_abs_error", "detection_limit")},
+                **{
+                    k: number(row[k])
+                    for k in ("difference", "max_abs_error", "detection_limit", "entry_limit")
+                },
             }
         )
         for row in data["tensors"]

@@ -60,7 +60,7 @@ class Monitor:
             Each check samples afresh (its seed is ``seed + step``), so coverage grows.
         on_failure: ``"raise"`` a `MonitorFailure` or ``"warn"`` with a `GradcheckWarning`
             at the first failing check.
-        seed, method, eps: as in `check`.
+        seed, method, eps, reseed: as in `check` (``reseed`` for a network with dropout).
 
     Example:
         >>> import numpy as np, gradcheck as gc
@@ -84,13 +84,14 @@ class Monitor:
         seed: int = 0,
         method: str = "central",
         eps: Eps = "auto",
+        reseed: Optional[Callable[[], Any]] = None,
     ) -> None:
         _validate_monitor(loss, grad, every, on_failure)
         _plan.validate_components(components)
-        _validate(method, eps, seed)
+        _validate(method, eps, seed, reseed=reseed)
         self.loss, self.grad = loss, grad
         self.every, self.components, self.on_failure = int(every), components, on_failure
-        self.seed, self.method, self.eps = seed, method, eps
+        self.seed, self.method, self.eps, self.reseed = seed, method, eps, reseed
         self.steps = 0
         self._history: list[Record] = []
 
@@ -124,6 +125,7 @@ class Monitor:
             eps=self.eps,
             seed=self.seed + step,
             components=self.components,
+            reseed=self.reseed,
         )
         first_failure = self.passed and not report.passed
         self._history.append(Record(step, report.difference, report.passed, report.findings, report))

@@ -10,6 +10,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from ._compare import band_legend
 from ._finite_differences import SAFETY
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ def _headline(report: Report) -> Group:
         Text.assemble(
             "difference ||g − g'||/(||g|| + ||g'||) = ",
             (f"{report.difference:.3e}", BAND_STYLE[band]),
-            f"  (seed bands: < 1e-7 fine, ~1e-5 inspect, > 1e-3 worry → {band})",
+            f"  (seed bands: {band_legend()} → {band})",
         ),
         Text(
             f"{s.method} differences, eps={s.eps}, {s.strategy} check, "

@@ -40,10 +40,6 @@ class Stencil:
         """Σ|wₖ|: how much of the loss's noise σ ends up in h·D."""
         return float(sum(abs(w) for w in self.weights))
 
-    def step_exponent(self) -> float:
-        """The exponent in h ∝ ε^(1/(order+1)) that balances truncation and round-off."""
-        return 1.0 / (self.order + 1)
-
 
 STENCILS = {
     "forward": Stencil("forward", (1.0, 0.0), (1.0, -1.0), order=1),

@@ -262,8 +262,8 @@ def _rebuild_paths(node: Any, by_path: dict[Path, Tensor], path: Path = ()) -> A
     return rebuilt
 
 
-def match_gradient(layout: Layout, grad: Any) -> tuple[np.ndarray, np.dtype, tuple[str, ...]]:
-    """Flatten ``grad`` in the order of ``layout``: the vector (float64), widest dtype, names.
+def match_gradient(layout: Layout, grad: Any) -> tuple[np.ndarray, tuple[np.dtype, ...], tuple[str, ...]]:
+    """Flatten ``grad`` in the order of ``layout``: the vector (float64), each tensor's dtype, names.
 
     The names are the gradient's own (``dW1`` where the dict says so), one per tensor.
 
@@ -288,8 +288,7 @@ def match_gradient(layout: Layout, grad: Any) -> tuple[np.ndarray, np.dtype, tup
         parts.append(array.astype(np.float64).reshape(-1))
         dtypes.append(array.dtype)
         names.append(name)
-    widest = min(dtypes, key=lambda d: np.finfo(d).eps)
-    return np.concatenate(parts), widest, tuple(names)
+    return np.concatenate(parts), tuple(dtypes), tuple(names)
 
 
 def _shape_hint(got: tuple[int, ...], want: tuple[int, ...]) -> str:

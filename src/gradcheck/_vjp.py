@@ -192,8 +192,8 @@ def check_vjp(
     backward = _Backward(vjp, layout, theta)
     raw = backward.raw(c1)
     report = check(loss, inputs, raw, method=method, eps=eps, seed=seed, components=components)
-    first, dtype = match_gradient(layout, raw)[:2]
-    coarsest = max(np.finfo(d).eps for d in (dtype, output.dtype, *(t.dtype for t in layout.tensors)))
+    first, dtypes = match_gradient(layout, raw)[:2]
+    coarsest = max(np.finfo(d).eps for d in (*dtypes, output.dtype, *(t.dtype for t in layout.tensors)))
     findings = _linearity_findings(backward, first, c1, c2, linearity_tolerance(float(coarsest)))
     findings += _cotangent_finding(backward.wrote_cotangent)
     return dataclasses.replace(

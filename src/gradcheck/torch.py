@@ -21,6 +21,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from . import _options
 from ._batched import CHUNK_BYTES
 from ._check import check as _check
 from ._errors import LossValueError, OptionError
@@ -68,12 +69,10 @@ def check_module(
     """
     torch = _torch()
     if not isinstance(model, torch.nn.Module):
-        raise OptionError(
-            f"model={type(model).__name__} (type={type(model).__name__}): pass a torch.nn.Module"
-        )
+        raise OptionError(f"{_options.shown('model', model)}: pass a torch.nn.Module")
     if not batch:
         raise OptionError("check_module needs a batch: check_module(model, loss_fn, inputs..., target)")
-    seed = options.get("seed", 0)
+    seed = _seed(options)
     with torch.random.fork_rng(devices=[]):
         work = _float64_copy(torch, model, eval_mode)
         names = [name for name, p in work.named_parameters() if p.requires_grad]
@@ -96,7 +95,7 @@ def check_function(fn: Callable[..., Any], *inputs: Any, **options: Any) -> Repo
         True
     """
     torch = _torch()
-    seed = options.get("seed", 0)
+    seed = _seed(options)
     tensors = [isinstance(x, torch.Tensor) and x.is_floating_point() for x in inputs]
     chosen = [i for i, x in enumerate(inputs) if tensors[i] and x.requires_grad] or [
         i for i, is_float in enumerate(tensors) if is_float
@@ -131,7 +130,7 @@ def check(loss: Callable[[Any], Any], params: Any, *, grad: Any = None, **option
         True
     """
     torch = _torch()
-    seed = options.get("seed", 0)
+    seed = _seed(options)
     theta, layout = flatten(
         tree_map(lambda t: _float64(torch, t).numpy() if _is_tensor(torch, t) else t, params)
     )
@@ -141,6 +140,13 @@ def check(loss: Callable[[Any], Any], params: Any, *, grad: Any = None, **option
         return _run(
             torch, tree_loss, flat, seed, options, grad=None if grad is None else tree_loss.given(grad)
         )
+
+
+def _seed(options: dict[str, Any]) -> int:
+    """The ``seed`` option, validated before it seeds torch's generator."""
+    seed = options.get("seed", 0)
+    _options.count("seed", seed, minimum=0)
+    return int(seed)
 
 
 def _is_tensor(torch: Any, value: Any) -> bool:
