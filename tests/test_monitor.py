@@ -130,7 +130,10 @@ def test_each_check_samples_different_components():
         ({"every": 0}, r"every=0 \(type=int\)"),
         ({"every": 2.0}, r"every=2.0 \(type=float\)"),
         ({"components": -1}, r"components=-1 \(type=int\)"),
-        ({"on_failure": "ignore"}, r"on_failure='ignore': choose one of 'raise', 'warn'"),
+        (
+            {"on_failure": "ignore"},
+            r"on_failure='ignore' \(type=str\) is not valid; choose one of 'raise', 'warn'",
+        ),
         ({"seed": "x"}, r"seed='x' \(type=str\)"),
     ],
 )

@@ -152,3 +152,19 @@ def test_a_float32_gradient_beside_float64_ones_keeps_its_own_rounding_allowance
     assert gc.check(loss, params, grad).passed
     wrong = {**grad, "b": grad["b"] * np.float32(1.001)}
     assert gc.check(loss, params, wrong).wrong_tensors == ["b"]
+
+
+@pytest.mark.parametrize("method", ["central", "central4", "richardson"])
+def test_a_cubic_near_its_inflection_is_no_kink(method):
+    # Found by Hypothesis: θ³ at θ = 0.035 (float32, so steps of ~0.03 for central4) changes its
+    # curvature by O(1) across the step; that is smooth, and a wrong gradient there must fail.
+    theta = np.array([0.0354649], dtype=np.float32)
+
+    def loss(p):  # computed in float32, like the model: noise ~1e-8 relative, so large steps
+        return np.sum(np.float32(0.7) * p.astype(np.float32) ** 3 + np.float32(0.8))
+
+    right = 2.1 * theta.astype(np.float64) ** 2
+    report = gc.check(loss, theta, right, method=method)
+    assert report.passed and not report.kink.any()
+    wrong = right * (1 - 2 * report.detection_limit)
+    assert not gc.check(loss, theta, wrong, method=method).passed

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._errors import BatchedLossError, ComplexStepError, LossRaisedError, NonFiniteError
+from ._progress import Advance
 
 if TYPE_CHECKING:
     from ._evaluate import Evaluator
@@ -26,8 +27,6 @@ CHUNK_BYTES = 2**26
 # Adapters evaluate many rows per call without building them; cap the rows anyway so that a
 # call's activations (rows × batch × width) stay bounded.
 MAX_ROWS = 4096
-
-Advance = Callable[[int], None]
 
 
 class Batched:

@@ -19,7 +19,7 @@ from . import _patterns
 from ._finite_differences import SAFETY
 from ._patterns import View
 from ._report import Finding, Report
-from ._tree import Layout
+from ._tree import Layout, component_name
 
 # float32 arithmetic leaves a loss noisy at ≥ 1e-8 of its value (ε₃₂ ≈ 1.2e-7, averaged by
 # sums); float64 at ~1e-16 (ε₆₄), 1e-12 at worst after heavy cancellation. 1e-10 sits between
@@ -270,10 +270,7 @@ def _examples(view: View) -> str:
 
 
 def _component(view: View, local: int) -> str:
-    if not view.shape:
-        return view.name
-    index = np.unravel_index(local, view.shape)
-    return f"{view.name}[{', '.join(str(int(i)) for i in index)}]"
+    return component_name(view.name, view.shape, local)
 
 
 def _name(view: View, position: int) -> str:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._evaluate import Evaluator
-from ._finite_differences import KINK_CURVATURE_RATIO, SAFETY
+from ._finite_differences import SAFETY, curvatures_disagree
 from ._stencils import FLOAT64_EPS, auto_steps
 
 # Offsets (in units of the step t) of a refined test: central differences at t and t/2, and
@@ -129,10 +129,7 @@ def kink(j0: float, jp: float, jm: float, jp2: float, jm2: float, t: float, sigm
     dominates, as it does along dense directions.)
     """
     half = t / 2
-    right = (jp - 2 * jp2 + j0) / half**2
-    left = (jm - 2 * jm2 + j0) / half**2
-    curvature_noise = 2 * 4 * sigma / half**2  # Σ|w| = 4 on each side, two sides
-    if abs(right - left) > max(SAFETY * curvature_noise, KINK_CURVATURE_RATIO * max(abs(right), abs(left))):
+    if curvatures_disagree(j0, jp, jm, jp2, jm2, t, sigma):
         return True
     jump = 2 * (jp2 - 2 * j0 + jm2) / half - (jp - 2 * j0 + jm) / t
     return abs(jump) > SAFETY * 20 * sigma / t  # noise gains: 2·4/(t/2) + 4/t = 20/t

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -31,6 +32,10 @@ KINK_SLOPE_RATIO = 0.75
 # (h²/8)·J''''/J'' times the curvature term A(h) − A(h/2): tiny at steps where truncation is under
 # control. A jump above a quarter of the curvature term is a kink's, not a smooth loss's.
 KINK_JUMP_RATIO = 0.25
+# A kink at distance d inside the step makes |Δ⁴| ≈ |right − left|·(h/2)² (ratio 1 for d in
+# [h/2, h], larger below); a smooth loss gives ratio h·J⁗/(4·J‴), 0 for a cubic. A quarter
+# separates them unless the kink sits within a few per cent of h/3, where the ratio dips to 0.
+KINK_QUARTIC_RATIO = 0.25
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,56 @@ def _derivative(points: _Points, method: str, i: int, h: float) -> tuple[float, 
 KINK_OFFSETS = (1.0, -1.0, 0.5, -0.5)
 
 
+def curvatures_disagree(
+    j0: float,
+    jp: float,
+    jm: float,
+    jp2: float,
+    jm2: float,
+    h: float,
+    sigma: float,
+    offsets: Optional[tuple[float, float, float, float]] = None,
+) -> bool:
+    """Do J's one-sided curvatures on [0, h] and [−h, 0] differ beyond noise and smooth O(h) change?
+
+    Values at 0, ±h, ±h/2 — or at the realised ``offsets`` (+h, −h, +h/2, −h/2 after rounding to
+    a float32 parameter's grid). On a smooth loss the two agree to O(h); a kink between h/2 and h
+    on one side makes them differ by more than KINK_CURVATURE_RATIO of the larger.
+    """
+    far_right, far_left, near_right, near_left = offsets or (h, -h, h / 2, -h / 2)
+    right = _second_difference(j0, jp2, jp, near_right, far_right)
+    left = _second_difference(j0, jm2, jm, near_left, far_left)
+    curvature_noise = 2 * 4 * sigma / (h / 2) ** 2  # Σ|w| = 4 on each side, two sides
+    if abs(right - left) <= max(SAFETY * curvature_noise, KINK_CURVATURE_RATIO * max(abs(right), abs(left))):
+        return False
+    # A smooth loss whose curvature changes across the step (θ³ near 0 with a float32-sized step)
+    # also splits the curvatures; but near a cubic its fourth difference vanishes, while a kink's
+    # is about (right − left)·(h/2)². Only a kink explains both.
+    nodes = np.array([far_left, near_left, 0.0, near_right, far_right])
+    values = np.array([jm, jm2, j0, jp2, jp])
+    fourth = 24 * (h / 2) ** 4 * _divided_difference(nodes, values)  # Δ⁴ for equal spacing
+    return abs(fourth) > KINK_QUARTIC_RATIO * abs(right - left) * (h / 2) ** 2
+
+
+def _divided_difference(nodes: np.ndarray, values: np.ndarray) -> float:
+    """The highest divided difference f[x₀, …, xₙ] = Σᵢ fᵢ / Πⱼ≠ᵢ (xᵢ − xⱼ)."""
+    gaps = nodes[:, None] - nodes[None, :]
+    np.fill_diagonal(gaps, 1.0)
+    return float(np.sum(values / np.prod(gaps, axis=1)))
+
+
+def _second_difference(j0: float, j_near: float, j_far: float, near: float, far: float) -> float:
+    """J'' from values at 0, near and far (same side): the divided difference, any spacing."""
+    return 2 * ((j_far - j_near) / (far - near) - (j_near - j0) / near) / far
+
+
+def _asymmetry(points: _Points, i: int, s: float) -> tuple[float, float]:
+    """(F₊ − F₋, mean step) at step s: one-sided slopes over the realised offsets."""
+    plus, b = points.get(i, 1.0, s)
+    minus, minus_a = points.get(i, -1.0, s)
+    return (plus - points.j0) / b - (points.j0 - minus) / -minus_a, (b - minus_a) / 2
+
+
 def _kink_evidence(points: _Points, i: int, h: float, sigma: float) -> float:
     """How strongly the derivative of J along θᵢ jumps within [θᵢ − h, θᵢ + h].
 
@@ -152,22 +207,20 @@ def _kink_evidence(points: _Points, i: int, h: float, sigma: float) -> float:
     moves a central difference by about Δs/2, and the verdict flags moves beyond SAFETY times the
     refined round-off 2σ/h. Evidence ≥ 2 is a kink on its own (the original threshold, SAFETY
     times the noise sum of F₊ − F₋); between 1 and 2 it needs the analytic value's support.
+    Every slope uses the offsets really taken, so float32 rounding of θᵢ ± h is no kink.
     """
-    j0 = points.j0
-    jp, jm, jp2, jm2 = (points.get(i, c, h)[0] for c in KINK_OFFSETS)
-    half = h / 2
-    right = (jp - 2 * jp2 + j0) / half**2
-    left = (jm - 2 * jm2 + j0) / half**2
-    curvature_noise = 2 * 4 * sigma / half**2  # Σ|w| = 4 on each side, two sides
-    if abs(right - left) > max(SAFETY * curvature_noise, KINK_CURVATURE_RATIO * max(abs(right), abs(left))):
+    (jp, bp), (jm, bm), (jp2, bp2), (jm2, bm2) = (points.get(i, c, h) for c in KINK_OFFSETS)
+    if curvatures_disagree(points.j0, jp, jm, jp2, jm2, h, sigma, offsets=(bp, bm, bp2, bm2)):
         return math.inf
     visible = 2 * SAFETY * 2 * sigma / h
-    asym_h = (jp - 2 * j0 + jm) / h
-    asym_half = (jp2 - 2 * j0 + jm2) / half
+    asym_h, mean_h = _asymmetry(points, i, h)
+    asym_half, mean_half = _asymmetry(points, i, h / 2)
     evidence = abs(asym_half) / visible if abs(asym_half) > KINK_SLOPE_RATIO * abs(asym_h) else 0.0
-    # F₊ − F₋ = Δs + J''·h + O(h³): extrapolating to h → 0 finds a jump that the curvature term
-    # hides (a ReLU input of 1e-10 in a curved loss). Its noise is twice that of F₊ − F₋ (h/2).
-    jump, smooth = 2 * asym_half - asym_h, asym_h - asym_half
+    # F₊ − F₋ = Δs + J''·m + O(m³) for mean step m: extrapolating to m → 0 finds a jump that the
+    # curvature term hides (a ReLU input of 1e-10 in a curved loss). Its noise is twice that of
+    # F₊ − F₋ at h/2. With exact steps (m_h = 2·m_half) the jump is 2·asym_half − asym_h.
+    jump = (asym_half * mean_h - asym_h * mean_half) / (mean_h - mean_half)
+    smooth = asym_h - asym_half
     if abs(jump) > KINK_JUMP_RATIO * abs(smooth):
         evidence = max(evidence, abs(jump) / (2 * visible))
     return evidence

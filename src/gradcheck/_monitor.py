@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple, Optional
 
-from . import _plan
+from . import _options, _plan
 from ._check import Eps, _validate, check
 from ._errors import GradcheckWarning, MonitorFailure, OptionError
 from ._evaluate import Loss
@@ -45,8 +45,7 @@ def _validate_monitor(loss: Any, grad: Any, every: Any, on_failure: Any) -> None
             f"every={every!r} (type={type(every).__name__}): pass a positive integer, the "
             f"number of training steps between checks"
         )
-    if on_failure not in ON_FAILURE:
-        raise OptionError(f"on_failure={on_failure!r}: choose one of {', '.join(map(repr, ON_FAILURE))}")
+    _options.choice("on_failure", on_failure, ON_FAILURE)
 
 
 class Monitor:

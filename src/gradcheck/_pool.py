@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import numpy as np
 
 from ._errors import GradcheckError, WorkerError
+from ._progress import Advance, ignore
 
 if TYPE_CHECKING:
     from ._evaluate import Evaluator
@@ -34,7 +35,6 @@ EXECUTOR_CHUNKS = 64
 # Below this many evaluations per worker a process pool's start-up costs more than it saves.
 MIN_PER_WORKER = 4
 
-Advance = Callable[[int], None]
 _local = threading.local()
 
 
@@ -174,7 +174,7 @@ def _many_chunk(
 ) -> tuple[np.ndarray, int]:
     evaluator = _evaluator(payload)
     before = evaluator.count
-    out = evaluator.serial_many(components, values, _ignore)
+    out = evaluator.serial_many(components, values, ignore)
     evaluator.assert_unchanged()
     return out, evaluator.count - before
 
@@ -184,10 +184,6 @@ def _along_chunk(
 ) -> tuple[np.ndarray, int]:
     evaluator = _evaluator(payload)
     before = evaluator.count
-    out = evaluator.serial_many_along(directions, ts, _ignore)
+    out = evaluator.serial_many_along(directions, ts, ignore)
     evaluator.assert_unchanged()
     return out, evaluator.count - before
-
-
-def _ignore(count: int) -> None:
-    """No progress to report from inside a worker."""

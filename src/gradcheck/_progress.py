@@ -39,7 +39,7 @@ class Progress:
     def task(self, total: int, description: str = "evaluating the loss") -> Iterator[Advance]:
         """Yield ``advance(n)``: call it as evaluations finish; the bar (if any) closes after."""
         if not self.enabled or total <= 0:
-            yield _ignore
+            yield ignore
             return
         run = _Run(self, total, description)
         try:
@@ -48,8 +48,8 @@ class Progress:
             run.close()
 
 
-def _ignore(done: int) -> None:
-    """advance() when no bar can be shown: costs one call."""
+def ignore(done: int) -> None:
+    """advance() when no bar can be shown (or from inside a worker): costs one call."""
 
 
 class _Run:

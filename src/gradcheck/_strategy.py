@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from . import _options
 from ._errors import OptionError
 
 STRATEGIES = ("auto", "full", "certify")
@@ -31,11 +32,7 @@ class Choice:
 
 def validate(strategy: Any, directions: Any, method: str, eps: Any) -> None:
     """Raise `OptionError` for a strategy or directions value gradcheck cannot use."""
-    if not isinstance(strategy, str) or strategy not in STRATEGIES:
-        raise OptionError(
-            f"strategy={strategy!r} (type={type(strategy).__name__}) is not a strategy; choose one of "
-            f"{', '.join(map(repr, STRATEGIES))}"
-        )
+    _options.choice("strategy", strategy, STRATEGIES)
     if directions is not None:
         if isinstance(directions, bool) or not isinstance(directions, int) or directions < 1:
             raise OptionError(

@@ -109,6 +109,14 @@ def _not_float(leaf: Any, array: np.ndarray, gradient: bool) -> str:
     return f"has {what}; pass a float array"
 
 
+def component_name(name: str, shape: tuple[int, ...], flat_index: int) -> str:
+    """``W2[3, 1]``: the entry at row-major ``flat_index`` of a tensor of ``shape``."""
+    if not shape:
+        return name
+    index = np.unravel_index(flat_index, shape)
+    return f"{name}[{', '.join(str(int(i)) for i in index)}]"
+
+
 @dataclass(frozen=True)
 class Tensor:
     """One parameter tensor of the layout: where it sits in θ and how it looks."""
@@ -129,10 +137,7 @@ class Tensor:
 
     def component_name(self, flat_index: int) -> str:
         """``W2[3, 1]`` for a flat index inside this tensor."""
-        if not self.shape:
-            return self.name
-        index = np.unravel_index(flat_index, self.shape)
-        return f"{self.name}[{', '.join(str(int(i)) for i in index)}]"
+        return component_name(self.name, self.shape, flat_index)
 
 
 @dataclass(frozen=True)
