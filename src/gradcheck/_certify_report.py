@@ -17,7 +17,7 @@ import numpy as np
 
 from . import _diagnose
 from ._certify import PATTERNS, Outcome, certify
-from ._compare import relative_difference
+from ._compare import relative_difference, significance
 from ._directional import Result
 from ._finite_differences import SAFETY
 from ._patterns import View
@@ -198,8 +198,7 @@ def _rows(
             flagged = tensor.size
         elif k in outcome.failing_tensors or tensor.name in unresolved:
             flagged = max(flagged, 1)
-        significance = np.abs(a - d) / np.maximum(arrays["tolerance"][mine], np.finfo(float).tiny)
-        significance = np.where(arrays["kink"][mine], -1.0, significance)
+        ratio = np.where(arrays["kink"][mine], -1.0, significance(a, d, arrays["tolerance"][mine]))
         rows.append(
             TensorRow(
                 name=tensor.name,
@@ -207,7 +206,7 @@ def _rows(
                 shape=tensor.shape,
                 difference=relative_difference(a, d) if comps.size else math.nan,
                 max_abs_error=float(np.max(np.abs(a - d))) if comps.size else math.nan,
-                worst=tensor.component_name(int(comps[np.argmax(significance)]) - tensor.offset)
+                worst=tensor.component_name(int(comps[np.argmax(ratio)]) - tensor.offset)
                 if comps.size
                 else None,
                 checked=int(covered.size + np.count_nonzero(~np.isin(comps, covered, assume_unique=True))),

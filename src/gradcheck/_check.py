@@ -14,7 +14,7 @@ import numpy as np
 from . import _diagnose, _options, _plan, _strategy
 from ._budget import SLOW_SECONDS, warn_if_slow
 from ._certify_report import directional_check
-from ._compare import analytic_allowance, flag, relative_difference
+from ._compare import analytic_allowance, flag, relative_difference, significance
 from ._detection import sure_error
 from ._errors import OptionError
 from ._evaluate import Evaluator, Loss
@@ -307,14 +307,12 @@ def _tensor_rows(
         a, d, tol = analytic[mine], numerical[mine], tolerance[mine]
         bug_tol = bug_tolerance[mine]
         error = np.abs(a - d)
+        ratio = np.where(kink[mine], -1.0, significance(a, d, tol))  # kinks are not in the verdict
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.nan_to_num(error / tol, posinf=1e300)  # 0/0 is an exact match
-            ratio[np.isnan(error)] = 1e300  # a NaN in the gradient is as wrong as it gets
-            significance = np.where(kink[mine], -1.0, ratio)
             limits = SAFETY * bug_tol / np.abs(a)
         worst = None
         if a.size:
-            at = int(components[mine][int(np.argmax(significance))])
+            at = int(components[mine][int(np.argmax(ratio))])
             worst = tensor.component_name(at - tensor.offset)
         rows.append(
             TensorRow(

@@ -66,6 +66,18 @@ def analytic_allowance(analytic: np.ndarray, tensor_ids: np.ndarray, eps: np.nda
     return eps[tensor_ids] * np.maximum(np.abs(analytic), rms[tensor_ids])
 
 
+def significance(analytic: Any, numerical: Any, estimate: Any) -> np.ndarray:
+    """|analytic − numerical| in units of the estimated error (flagged above SAFETY).
+
+    0/0 is an exact match (0); an error over a zero estimate, or a NaN in the gradient, is
+    infinitely significant.
+    """
+    error = np.abs(np.asarray(analytic, dtype=np.float64) - np.asarray(numerical, dtype=np.float64))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = error / np.asarray(estimate, dtype=np.float64)
+    return np.where(np.isnan(error), np.inf, np.where(np.isnan(ratio), 0.0, ratio))
+
+
 def flag(analytic: np.ndarray, numerical: np.ndarray, tolerance: np.ndarray) -> np.ndarray:
     """Components whose discrepancy exceeds SAFETY times their estimated error.
 

@@ -16,6 +16,7 @@ import re
 import numpy as np
 
 from . import _patterns
+from ._compare import significance
 from ._finite_differences import SAFETY
 from ._patterns import View
 from ._report import Finding, Report
@@ -258,8 +259,8 @@ def _where(view: View, wrong: np.ndarray) -> str:
 def _worst(view: View) -> np.ndarray:
     """Positions of the most significant wrong components (at most EXAMPLES)."""
     wrong = np.flatnonzero(view.flagged)
-    significance = np.abs(view.analytic[wrong] - view.numerical[wrong]) / view.estimate[wrong]
-    return wrong[np.argsort(-significance, kind="stable")[:EXAMPLES]]
+    ratio = significance(view.analytic[wrong], view.numerical[wrong], view.estimate[wrong])
+    return wrong[np.argsort(-ratio, kind="stable")[:EXAMPLES]]
 
 
 def _examples(view: View) -> str:

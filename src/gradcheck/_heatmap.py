@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ._compare import significance as ratio_of
+
 if TYPE_CHECKING:
     from ._report import Report
 
@@ -68,10 +70,7 @@ def matrix_shape(shape: tuple[int, ...]) -> tuple[int, int]:
 
 def significance(report: Report) -> np.ndarray:
     """Per checked component: |analytic − numerical| / estimated error (KINK on a kink)."""
-    error = np.abs(report.error)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(report.estimate > 0, error / report.estimate, np.where(error > 0, np.inf, 0.0))
-    return np.where(report.kink, KINK, ratio)
+    return np.where(report.kink, KINK, ratio_of(report.analytic, report.numerical, report.estimate))
 
 
 def _pool(values: np.ndarray, block: tuple[int, int]) -> np.ndarray:

@@ -9,7 +9,7 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from ._compare import seed_band
+from ._compare import seed_band, significance
 from ._errors import GradientMismatch
 from ._files import write_atomic
 from ._finite_differences import SAFETY
@@ -68,7 +68,7 @@ class Component:
     @property
     def significance(self) -> float:
         """|error| in units of the estimated numerical error (flagged above SAFETY)."""
-        return abs(self.error) / self.estimate if self.estimate > 0 else float("inf") * bool(self.error)
+        return float(significance(self.analytic, self.numerical, self.estimate))
 
 
 @dataclass(frozen=True)
@@ -158,10 +158,7 @@ class Report:
         )
 
     def _worst_positions(self, k: int) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.abs(self.error) / self.estimate
-        # 0/0 is an exact match; a NaN error (NaN in the gradient) is the worst there is.
-        ratio = np.where(np.isnan(ratio), np.where(np.isnan(self.error), np.inf, 0.0), ratio)
+        ratio = significance(self.analytic, self.numerical, self.estimate)
         ratio = np.where(self.kink, -1.0, ratio)  # kinks are excluded from the verdict
         return np.argsort(-ratio, kind="stable")[:k]
 
