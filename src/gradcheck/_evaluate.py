@@ -74,13 +74,11 @@ class Evaluator:
         self.j0: Optional[float] = None  # J(θ) once probed: batched backends check against it
         dtype = np.complex128 if complex_step else np.float64
         self.tree = layout.unflatten(theta, dtype=dtype)
-        flat_views = [leaf.reshape(-1) for leaf in _leaf_arrays(self.tree, layout)]
-        self._owner = np.repeat(np.arange(len(flat_views)), [v.size for v in flat_views])
-        self._local = np.arange(layout.size) - np.repeat(
-            [t.offset for t in layout.tensors], [t.size for t in layout.tensors]
-        )
-        self._views = flat_views
         self._leaves = _leaf_arrays(self.tree, layout)
+        self._views = [leaf.reshape(-1) for leaf in self._leaves]
+        self._owner = layout.tensor_ids()  # which view holds each component
+        offsets = np.array([t.offset for t in layout.tensors])
+        self._local = np.arange(layout.size) - offsets[self._owner]
         self.count = 0
         self.durations: list[float] = []  # seconds of the first TIMED_CALLS loss calls
 
