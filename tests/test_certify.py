@@ -178,9 +178,9 @@ def test_certify_reaches_the_verdict_of_the_full_check(net, tensor):
 
 
 def test_a_spread_bug_of_no_known_pattern_stops_at_the_component_budget(net, monkeypatch):
-    from gradcheck import _certify
+    from gradcheck import _localise
 
-    monkeypatch.setattr(_certify, "COMPONENT_BUDGET", 16)
+    monkeypatch.setattr(_localise, "COMPONENT_BUDGET", 16)
     loss, params, grad = net
     report = certify(loss, params, planted(grad, W2=lambda g: g.T.copy()))
     assert not report.passed and report.wrong_tensors == ["W2"]

@@ -4,12 +4,13 @@ import numpy as np
 import pytest
 
 from gradcheck import _strategy
-from gradcheck._compare import analytic_allowance
+from gradcheck._compare import SAFETY, analytic_allowance
+from gradcheck._diagnose import legacy_directional_finding as tensor_finding
 from gradcheck._directional import Line, Lines, evaluate_along, kink
 from gradcheck._evaluate import Evaluator
-from gradcheck._finite_differences import SAFETY
+from gradcheck._fits import DirectionalEvidence as Projections
 from gradcheck._noise import measure_noise
-from gradcheck._tensor_fit import Projections, tensor_finding
+from gradcheck._options import Options
 from gradcheck._tree import flatten
 
 RNG = np.random.default_rng(0)
@@ -135,10 +136,10 @@ def test_fits_refuse_scattered_errors_and_too_few_projections():
     [(500, 1.0, "full"), (5000, 1e-5, "full"), (5000, 1e-3, "certify"), (10**6, 1e-4, "certify")],
 )
 def test_auto_picks_full_where_it_is_cheap(size, seconds, expected):
-    choice = _strategy.choose("auto", None, size, seconds, "central", "auto")
+    choice = _strategy.choose(Options(), size, seconds)
     assert choice.name == expected and choice.reason.startswith("auto: ")
 
 
 def test_per_component_settings_keep_auto_on_the_full_check():
-    choice = _strategy.choose("auto", None, 10**6, 1.0, "forward", "auto")
+    choice = _strategy.choose(Options(method="forward"), 10**6, 1.0)
     assert choice.name == "full" and "method='forward'" in choice.reason

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import gradcheck as gc
-from gradcheck._patterns import likely_cause
+from gradcheck._wording import likely_cause
 from models import Dense
 from models.collection import cases, run
 

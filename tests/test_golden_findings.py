@@ -84,8 +84,11 @@ def _problems():
         yield case.id, network.loss, network.params, network.grad_with(case.bug)
     loss, params, grad = _mlp()
     for bug in MLP_BUGS:
-        yield f"mlp:{bug or 'correct'}", loss, lambda: {k: v.copy() for k, v in params.items()}, (
-            lambda p, bug=bug: grad(p, bug)
+        yield (
+            f"mlp:{bug or 'correct'}",
+            loss,
+            lambda: {k: v.copy() for k, v in params.items()},
+            (lambda p, bug=bug: grad(p, bug)),
         )
 
 

@@ -8,8 +8,8 @@ import pytest
 
 import gradcheck as gc
 from gradcheck import _demo
-from gradcheck._heatmap import KINK, UNCHECKED, matrix_shape, significance, tensor_grid
-from gradcheck._html import render_html
+from gradcheck._report._heatmap import KINK, UNCHECKED, matrix_shape, significance, tensor_grid
+from gradcheck._report._html import render_html
 from gradcheck._tree import flatten
 
 HOSTILE = "<script>alert(1)</script>"

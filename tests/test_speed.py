@@ -8,9 +8,8 @@ import pytest
 from rich.console import Console
 
 import gradcheck as gc
-from gradcheck._evaluate import Evaluator
-from gradcheck._progress import Progress
-from gradcheck._speed import Speed
+from gradcheck._evaluate import Evaluator, Progress, backend_for
+from gradcheck._options import Options
 from gradcheck._tree import flatten
 
 from . import _losses
@@ -68,14 +67,14 @@ def test_batched_values_match_serial_for_every_method(method):
 
 def make_evaluator(speed):
     theta, layout = flatten(_losses.params())
-    evaluator = Evaluator(_losses.loss, layout, theta, backend=speed.backend())
+    evaluator = Evaluator(_losses.loss, layout, theta, backend=backend_for(speed))
     evaluator.probe()
     return evaluator
 
 
 @pytest.mark.parametrize(
     "speed",
-    [Speed(), Speed(batched_loss=_losses.batched_loss), Speed(workers=2)],
+    [Options(), Options(batched_loss=_losses.batched_loss), Options(workers=2)],
     ids=["serial", "batched", "workers"],
 )
 def test_many_along_is_along_for_many_points(speed):

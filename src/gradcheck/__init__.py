@@ -25,9 +25,8 @@ from ._errors import (
 from ._monitor import Monitor
 from ._problem import Problem
 from ._report import Component, Finding, Report, Settings, TensorRow
+from ._version import __version__ as __version__
 from ._vjp import check_vjp
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Component",

@@ -16,7 +16,7 @@ from ._check import check
 from ._cli_run import _eps
 from ._errors import GradcheckError
 from ._files import write_atomic
-from ._render import print_report
+from ._report._text import print_report
 
 EXIT_OK, EXIT_WRONG, EXIT_USAGE = 0, 1, 2
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._finite_differences import SAFETY, Estimates
+from ._compare import SAFETY
+from ._finite_differences import Estimates
 from ._stencils import STENCILS
 
 # Bound on the noise of the refined estimate D(h/2), in units of its round-off estimate 2r.

@@ -1,283 +1,192 @@
-"""Turn a comparison into findings a person can act on.
+"""Turn an outcome into findings a person can act on: one precedence, one set of fits, one wording.
 
-Bug findings are made per tensor with flagged components, from the first pattern of
-`_patterns` that explains every one of its components (transpose, sign, missing
-regularization, zero, scale); when none does, a `wrong_components` finding says where the wrong
-entries sit. A tensor without flagged components gets no bug finding, so a correct gradient
-gets none.
+A tensor with wrong components gets one bug finding: the first pattern of `_fits` that
+explains all of its evidence, in the order transpose, sign, missing regularization, zero,
+scale; when none does, ``wrong_components`` says where the wrong entries sit. The evidence may
+be components checked one by one or directional tests (certify), and the precedence and words
+are the same for both. A tensor without wrong components gets no bug finding, so a correct
+gradient gets none. Then come what the check left out or could not see: kinks, precision,
+coverage.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
-import re
+from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
-from . import _patterns
-from ._compare import significance
-from ._finite_differences import SAFETY
-from ._patterns import View
-from ._report import Finding, Report
-from ._tree import Layout, component_name
+from . import _plan, _wording
+from ._fits import (
+    MIN_PROJECTIONS,
+    DirectionalEvidence,
+    Projections,
+    Scale,
+    directional_regularization,
+    directional_scale,
+    directional_zero,
+    factor_cause,
+    informative,
+    is_sign,
+    is_zero,
+    regularization,
+    scale,
+    transposed_axes,
+)
+from ._outcome import Outcome, projections
+from ._report._model import Finding
+from ._tree import Layout
 
 # float32 arithmetic leaves a loss noisy at ≥ 1e-8 of its value (ε₃₂ ≈ 1.2e-7, averaged by
 # sums); float64 at ~1e-16 (ε₆₄), 1e-12 at worst after heavy cancellation. 1e-10 sits between
 # them with two orders of margin each way, so only precision that really limits the check is told.
 NOISY_LOSS = 1e-10
-EXAMPLES = 3  # entries named in a message: enough to show a pattern, short enough to read
 
 
-def kink_findings(layout: Layout, components: np.ndarray, kink: np.ndarray) -> list[Finding]:
-    """One finding per tensor with components on a kink (ReLU, max, abs) within the step."""
-    findings = []
-    ids = layout.tensor_ids()[components]
-    for position, tensor in enumerate(layout.tensors):
-        hits = components[kink & (ids == position)]
-        if hits.size == 0:
-            continue
-        names = tuple(tensor.component_name(int(i) - tensor.offset) for i in hits[:EXAMPLES])
-        findings.append(
-            Finding(
-                "kink",
-                tensor.name,
-                f"{hits.size} component(s) of {tensor.name} sit on a kink (ReLU, max, abs or "
-                f"max-pool tie) within the finite-difference step, e.g. {', '.join(names)}; "
-                f"their one-sided derivatives differ, so they are left out of the verdict",
-                names,
-                float(hits.size),
-            )
-        )
-    return findings
+@dataclass(frozen=True)
+class Explanation:
+    """The pattern that explains a tensor's evidence, with what was fitted."""
+
+    kind: str
+    fitted: Optional[Scale] = None  # the factor (scale, sign; the partial one of wrong_components)
+    lam: Optional[float] = None  # missing_regularization
+    axes: Optional[tuple[int, int]] = None  # transpose
+
+    @property
+    def tensor_wide(self) -> bool:
+        """Does one pattern explain the whole tensor (anything but a few wrong entries)?"""
+        return self.kind != "wrong_components"
 
 
-def precision_finding(noise: float, loss_value: float, detection_limit: float) -> list[Finding]:
-    """A finding when the loss's round-off noise limits what the check can see."""
-    relative = noise / abs(loss_value) if loss_value else 0.0
-    if relative <= NOISY_LOSS:
-        return []
-    return [
-        Finding(
-            "precision",
-            None,
-            f"the loss carries round-off noise of {relative:.1e} relative to its value (float64 "
-            f"carries 1e-16, float32 1e-7), so this check can only detect gradient errors above "
-            f"{detection_limit:.1e} relative; run the check in float64 if your code allows it",
-            (),
-            detection_limit,
-        )
-    ]
-
-
-# A name whose last part is b, b1, b_out, bias... is taken for a bias (the course's b1, b2).
-BIAS_NAME = re.compile(r"(^|\.)(b\d*|b_\w+|bias\w*)$", re.IGNORECASE)
-
-
-def with_bug_findings(report: Report, theta: np.ndarray) -> Report:
-    """The report with bug findings for its flagged tensors placed before its other findings."""
-    bugs = tuple(bug_findings(report, theta))
-    return dataclasses.replace(report, findings=bugs + report.findings) if bugs else report
-
-
-def bug_findings(report: Report, theta: np.ndarray) -> list[Finding]:
-    """One finding for every tensor with flagged components (none when the gradient is right)."""
-    return [tensor_finding(view) for view in _views(report, theta) if view.flagged.any()]
-
-
-def _views(report: Report, theta: np.ndarray) -> list[View]:
-    ids = report.layout.tensor_ids()[report.components]
-    # An estimate of exactly 0 (a loss of exactly 0 everywhere) would make every fit divide by 0.
-    estimate = np.maximum(report.estimate, np.finfo(np.float64).tiny)
-    views = []
-    for position, tensor in enumerate(report.layout.tensors):
-        mine = (ids == position) & ~report.kink
-        views.append(
-            View(
-                name=tensor.name,
-                shape=tensor.shape,
-                local=report.components[mine] - tensor.offset,
-                analytic=report.analytic[mine],
-                numerical=report.numerical[mine],
-                estimate=estimate[mine],
-                theta=theta[report.components[mine]],
-                flagged=report.flagged[mine],
-            )
-        )
-    return views
-
-
-def tensor_finding(view: View) -> Finding:
-    """The one finding that explains a tensor's flagged components (its most specific pattern)."""
-    if _patterns.is_transpose(view):
-        return _finding(
-            "transpose",
-            view,
-            f"the analytic gradient of {view.name} is the transpose of the numerical one "
-            f"({view.shape[0]}×{view.shape[1]} is square, so the shape check cannot catch it): "
-            f"return its transpose (swap the operands of the product that computes it)",
-            None,
-        )
-    fitted = _patterns.scale(view)
-    if fitted is not None and not (_informative(view) >= 2 or _is_sign(fitted) or _telling(fitted)):
+def explain(p: Projections) -> Explanation:
+    """The most specific pattern that explains every comparison of one tensor."""
+    axes = transposed_axes(p)
+    if axes is not None:
+        return Explanation("transpose", axes=axes)
+    fitted = scale(p)
+    if fitted is not None and not (informative(p) >= 2 or is_sign(fitted) or _telling(fitted)):
         fitted = None
-    if fitted is not None and _is_sign(fitted):
-        return _sign(view, fitted)
-    # One component fits any λ; two or more nonzero parameters put the pattern to a test.
-    lam = _patterns.regularization(view) if np.count_nonzero(view.theta) >= 2 else None
+    if fitted is not None and is_sign(fitted):
+        return Explanation("sign", fitted=fitted)
+    # One comparison fits any λ; two or more nonzero parameters put the pattern to a test.
+    lam = regularization(p) if np.count_nonzero(p.theta) >= 2 else None
     if lam is not None:  # when g' is itself ∝ θ, a zero or scaled g fits too: the λ says more
-        return _regularization(view, lam, fitted)
-    if _patterns.is_zero(view):
-        return _zero(view)
+        return Explanation("missing_regularization", fitted=fitted, lam=lam)
+    if is_zero(p):
+        return Explanation("zero_gradient")
     if fitted is not None:
-        return _scale(view, fitted)
-    return _wrong_components(view)
+        return Explanation("scale", fitted=fitted)
+    return Explanation("wrong_components", fitted=scale(p, p.flagged))
 
 
-def _informative(view: View) -> int:
-    """How many components carry evidence for a scale fit (analytic clearly nonzero)."""
-    return int(np.sum(np.abs(view.analytic) > SAFETY * view.estimate))
+def _telling(fitted: Scale) -> bool:
+    return factor_cause(abs(fitted.factor), fitted.error) is not None
 
 
-def _is_sign(fitted: _patterns.Scale) -> bool:
-    spread = SAFETY * fitted.error
-    return spread < 0.5 and abs(fitted.factor + 1.0) <= spread
+def tensor_finding(p: Projections) -> Finding:
+    """The one finding that explains a tensor's wrong components (its most specific pattern)."""
+    found = explain(p)
+    if found.kind == "transpose":
+        assert found.axes is not None
+        return _wording.transpose(p, found.axes)
+    if found.kind == "sign":
+        assert found.fitted is not None
+        return _wording.sign(p, found.fitted)
+    if found.kind == "missing_regularization":
+        assert found.lam is not None
+        return _wording.regularization(p, found.lam, found.fitted)
+    if found.kind == "zero_gradient":
+        return _wording.zero(p)
+    if found.kind == "scale":
+        assert found.fitted is not None
+        return _wording.scale(p, found.fitted)
+    return _wording.wrong_components(p, found.fitted)
 
 
-def _telling(fitted: _patterns.Scale) -> bool:
-    return bool(_patterns.likely_cause(abs(fitted.factor), fitted.error))
+def legacy_directional_finding(name: str, p: DirectionalEvidence) -> Optional[Finding]:
+    """Certify's tensor-wide pattern before the engines were merged (removed with the switch)."""
+    if len(p) < MIN_PROJECTIONS:
+        return None
+    if directional_zero(p):
+        return _wording.legacy_directional("zero_gradient", name, peak=float(np.max(np.abs(p.numerical))))
+    fitted = directional_scale(p)
+    if fitted is not None:
+        c, se = fitted
+        if abs(c + 1) <= 8.0 * se:
+            return _wording.legacy_directional("sign", name, c)
+        return _wording.legacy_directional("scale", name, c, se)
+    lam = directional_regularization(p)
+    if lam is not None:
+        return _wording.legacy_directional("missing_regularization", name, lam)
+    return None
 
 
-def _times(c: float) -> str:
-    """4.00× for a factor far from 1, 1.00012× when it is close (so it never reads 1.00×)."""
-    digits = 2 if abs(abs(c) - 1) >= 0.01 else 6
-    return f"{c:.{digits}f}×" if 0.01 <= abs(c) < 1000 else f"{c:.3g}×"
+def findings(outcome: Outcome, layout: Layout, theta: np.ndarray, relative_noise: float) -> list[Finding]:
+    """Every finding of a check: bug findings by tensor, then what the check could not see."""
+    found: list[Finding] = []
+    evidence = outcome.evidence
+    ids = layout.tensor_ids()[evidence.components]
+    for k, tensor in enumerate(layout.tensors):
+        if k in outcome.explained:
+            found.append(outcome.explained[k])
+            continue
+        mine = evidence.where(ids == k)
+        if mine.flagged.any():
+            whole = np.unique(mine.components).size == tensor.size
+            if outcome.strategy in ("full", "sample") or whole:
+                found.append(
+                    tensor_finding(projections(mine, tensor.name, tensor.shape, tensor.offset, theta))
+                )
+            else:
+                comps = mine.components[mine.flagged]
+                names = [tensor.component_name(int(c) - tensor.offset) for c in comps]
+                found.append(
+                    _wording.legacy_located(
+                        tensor.name,
+                        tensor.shape,
+                        tensor.offset,
+                        comps,
+                        names,
+                        mine.analytic[mine.flagged],
+                        mine.numerical[mine.flagged],
+                    )
+                )
+        if k in outcome.failing:
+            results = outcome.failing[k]
+            worst = max(results, key=lambda r: abs(r.residual) / r.error)
+            found.append(
+                _wording.failing_directions(
+                    tensor.name,
+                    len(results),
+                    outcome.screened,
+                    worst.analytic,
+                    worst.numerical,
+                    abs(worst.residual) / worst.error,
+                )
+            )
+    found += _unresolved(outcome, layout)
+    found += _wording.kinks(layout, evidence.components, evidence.kink)
+    if outcome.kink_tests:
+        found.append(_wording.directional_kinks(outcome.kink_tests))
+    if relative_noise > NOISY_LOSS:
+        found.append(_wording.precision(relative_noise, outcome.detection_limit))
+    if outcome.strategy == "sample":
+        found += _plan.coverage_finding(layout, evidence.components)
+    return found
 
 
-def _zero(view: View) -> Finding:
-    wrong = view.flagged
-    largest = int(np.argmax(np.where(wrong, np.abs(view.numerical), -1.0)))
-    reach = f"{abs(view.numerical[largest]):.2e} at {_name(view, largest)}"
-    if not np.any(view.analytic):
-        text = (
-            f"the analytic gradient of {view.name} is zero everywhere ({view.local.size} checked "
-            f"entries) while the numerical one reaches {reach}: was it left at np.zeros or never returned?"
+def _unresolved(outcome: Outcome, layout: Layout) -> list[Finding]:
+    """Blocks that fail but were not narrowed down, one finding per tensor (None: several)."""
+    groups: dict[Optional[str], list[np.ndarray]] = {}
+    for block in outcome.unresolved:
+        first, last = layout.tensor_of(int(block[0])), layout.tensor_of(int(block[-1]))
+        groups.setdefault(first.name if first is last else None, []).append(block)
+    found = []
+    for name, blocks in groups.items():
+        entries = np.unique(np.concatenate(blocks))
+        first_name, last_name = (
+            layout.component_name(int(entries[0])),
+            layout.component_name(int(entries[-1])),
         )
-    else:
-        text = (
-            f"the analytic gradient of {view.name} is zero at {_where(view, wrong)}, where the "
-            f"numerical one is not (up to {reach}): is it masked out or never accumulated?"
-        )
-    return _finding("zero_gradient", view, text, float(wrong.sum()))
-
-
-def _sign(view: View, fitted: _patterns.Scale) -> Finding:
-    return _finding(
-        "sign",
-        view,
-        f"the analytic gradient of {view.name} has the wrong sign: it is {fitted.factor:.2f}× "
-        f"the numerical one over all {view.local.size} checked entries; look for a subtraction "
-        f"the wrong way round (y − a instead of a − y) or a minus sign too many",
-        fitted.factor,
-    )
-
-
-def _scale(view: View, fitted: _patterns.Scale) -> Finding:
-    c = fitted.factor
-    cause = _patterns.likely_cause(abs(c), fitted.error)
-    flipped = " (and the wrong sign)" if c < 0 else ""
-    return _finding(
-        "scale",
-        view,
-        f"the analytic gradient of {view.name} is {_times(c)} the numerical one{flipped}, a "
-        f"constant factor over all {view.local.size} checked entries" + (f"; {cause}" if cause else ""),
-        c,
-    )
-
-
-def _regularization(view: View, lam: float, fitted: _patterns.Scale | None) -> Finding:
-    also = ""
-    if not np.any(view.analytic):
-        also = f" (the analytic gradient is zero: all of {view.name}'s gradient is this term)"
-    elif fitted is not None:
-        also = f" (equivalently, the analytic gradient is {_times(fitted.factor)} the numerical one)"
-    if lam > 0:
-        text = (
-            f"the error in {view.name}'s gradient is proportional to {view.name} itself: "
-            f"numerical − analytic ≈ λ·{view.name} with λ = {lam:.4g}{also}; the analytic "
-            f"gradient misses a regularization term (remember regularization: the gradient of "
-            f"(λ/2)·||W||² is λ·W)"
-        )
-    else:
-        text = (
-            f"the error in {view.name}'s gradient is proportional to {view.name} itself: "
-            f"analytic − numerical ≈ λ·{view.name} with λ = {-lam:.4g}{also}; the analytic "
-            f"gradient has a regularization term the loss lacks (or counts it twice)"
-        )
-    return _finding("missing_regularization", view, text, lam)
-
-
-def _wrong_components(view: View) -> Finding:
-    wrong = view.flagged
-    partial = _patterns.scale(view, wrong)
-    there = f"; there analytic ≈ {_times(partial.factor)} numerical" if partial is not None else ""
-    total = math.prod(view.shape)
-    if total == 1:
-        lead = f"the only entry of {view.name} is wrong"
-    elif wrong.sum() == total:
-        lead = f"{_where(view, wrong)} is wrong, with no constant factor, sign, transpose or regularization pattern"
-    else:
-        lead = f"only some entries of {view.name} are wrong: {_where(view, wrong)}"
-    return _finding("wrong_components", view, f"{lead}{there}; worst: {_examples(view)}", float(wrong.sum()))
-
-
-def _where(view: View, wrong: np.ndarray) -> str:
-    """Where the wrong entries sit: one entry, a row, a column, a slice, or how many of all."""
-    local = view.local[wrong]
-    total = math.prod(view.shape)
-    if local.size == 1:
-        return f"one entry, {_component(view, int(local[0]))}"
-    if local.size == total:
-        kind = "the bias " if BIAS_NAME.search(view.name) else ""
-        return f"every entry of {kind}{view.name}"
-    coords = np.array(np.unravel_index(local, view.shape))
-    axes = [axis for axis, n in enumerate(view.shape) if n > 1]
-    shared = [axis for axis in axes if np.all(coords[axis] == coords[axis][0])]
-    if shared:
-        picked = [str(int(coords[axis][0])) if axis in shared else ":" for axis in range(len(view.shape))]
-        text = f"{view.name}[{', '.join(picked)}]"
-        entries = math.prod(n for axis, n in enumerate(view.shape) if axis not in shared)
-        count = f"{local.size} of its {entries} entries"
-        if len(view.shape) == 2 and shared == [0]:
-            return f"row {picked[0]} ({text}, {count})"
-        if len(view.shape) == 2 and shared == [1]:
-            return f"column {picked[1]} ({text}, {count})"
-        return f"the slice {text} ({count})"
-    return f"{local.size} of the {total} entries of {view.name}"
-
-
-def _worst(view: View) -> np.ndarray:
-    """Positions of the most significant wrong components (at most EXAMPLES)."""
-    wrong = np.flatnonzero(view.flagged)
-    ratio = significance(view.analytic[wrong], view.numerical[wrong], view.estimate[wrong])
-    return wrong[np.argsort(-ratio, kind="stable")[:EXAMPLES]]
-
-
-def _examples(view: View) -> str:
-    return "; ".join(
-        f"{_name(view, k)} analytic {view.analytic[k]:.4g}, numerical {view.numerical[k]:.4g}"
-        for k in _worst(view).tolist()
-    )
-
-
-def _component(view: View, local: int) -> str:
-    return component_name(view.name, view.shape, local)
-
-
-def _name(view: View, position: int) -> str:
-    return _component(view, int(view.local[position]))
-
-
-def _finding(kind: str, view: View, message: str, value: float | None) -> Finding:
-    names = tuple(_name(view, k) for k in _worst(view).tolist())
-    return Finding(kind, view.name, message, names, value)
+        found.append(_wording.unresolved(name, int(entries.size), first_name, last_name))
+    return found

@@ -23,9 +23,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._compare import SAFETY
 from ._evaluate import Evaluator
-from ._finite_differences import SAFETY, curvatures_disagree
-from ._stencils import FLOAT64_EPS, auto_steps
+from ._finite_differences import curvatures_disagree
+from ._stencils import FLOAT64_EPS
+from ._steps import StepRule, largest_directional_step
+from ._tree import round_to_dtypes
 
 # Offsets (in units of the step t) of a refined test: central differences at t and t/2, and
 # the five points J(0), J(±t/2), J(±t) the kink test reads.
@@ -115,10 +118,6 @@ class Result:
         return "kink" if self.kink else "fail"
 
 
-def pow2_floor(x: float) -> float:
-    return float(2.0 ** math.floor(math.log2(x)))
-
-
 def kink(j0: float, jp: float, jm: float, jp2: float, jm2: float, t: float, sigma: float) -> bool:
     """Does the derivative along the line jump within [−t, t]?
 
@@ -149,20 +148,12 @@ class Lines:
         self.sigma = sigma
         self.j0 = j0
         self.relative_noise = sigma / abs(j0) if j0 else 0.0
-        tensors = evaluator.layout.tensors
-        dtypes = sorted({t.dtype for t in tensors if t.dtype != np.float64}, key=str)
-        self._narrow = dtypes
-        kind = {d: k + 1 for k, d in enumerate(dtypes)}
-        self._dtype_id = np.repeat([kind.get(t.dtype, 0) for t in tensors], [t.size for t in tensors])
+        self.layout = evaluator.layout
 
     def correct(self, components: np.ndarray, values: np.ndarray, errors: np.ndarray) -> None:
         """Use measured values (and their errors) for entries found wrong, in later tests."""
         self.gradient[components] = values
         self.allowance[components] = errors
-
-    def max_step(self) -> float:
-        """The per-component step for sᵢ = 1 (central differences): no block moves further."""
-        return float(auto_steps(np.zeros(1), 2, self.relative_noise)[0])
 
     def _u(self, line: Line) -> np.ndarray:
         return line.signs * self.scale[line.where]
@@ -226,13 +217,9 @@ class Lines:
         """Δ(c·t)·g for each offset, where Δ = fl(θ + c·t·u) − θ is the perturbation the
         evaluator really applies (rounded to each tensor's dtype): J's change to first order."""
         theta, u, g = self.theta[line.where], self._u(line), self.gradient[line.where]
-        ids = self._dtype_id[line.where] if self._narrow else None
         projections = {}
         for c in offsets:
-            x = theta + (c * line.step) * u
-            for k, dtype in enumerate(self._narrow, start=1):
-                mine = ids == k
-                x[mine] = x[mine].astype(dtype)
+            x = round_to_dtypes(self.layout, theta + (c * line.step) * u, line.block)
             projections[c] = float((x - theta) @ g)
         return projections
 
@@ -300,7 +287,7 @@ class Lines:
 
     def pilot(self, block: np.ndarray, pattern: np.ndarray) -> StepRule:
         """Measure the truncation along one block direction and derive the steps of all blocks."""
-        t = self.max_step()
+        t = largest_directional_step(self.relative_noise)
         result = self.run([Line(block, pattern[block], t, 0.0)], always_refine=True)[0]
         difference = 3 * result.truncation  # |D(t) − D(t/2)|, measured on residuals
         noise = 3 * self.sigma / t  # round-off of D(t) − D(t/2)
@@ -310,32 +297,8 @@ class Lines:
         return StepRule(int(block.size), curvature, self.sigma, t, measured)
 
 
-@dataclass(frozen=True)
-class StepRule:
-    """Steps for blocks of any size, from one measured curvature C₀ at size k₀.
-
-    A refined test's error is about 3σ/t (round-off of D(t/2) plus that of the truncation
-    estimate) + C·t²/4, smallest at t = (6σ/C)^(1/3). C grows with the block: random-sign
-    sums of third derivatives grow like √k for a loss with weakly coupled parameters, and we
-    measured C ∝ k^0.5-0.6 on tanh MLPs (k = 10⁴ → 10⁵), so C(k) = C₀·√(k/k₀). Steps are
-    powers of two, never above the per-component step (``largest``).
-    """
-
-    size: int
-    curvature0: float
-    sigma: float
-    largest: float
-    measured: bool
-
-    def curvature(self, k: int) -> float:
-        return self.curvature0 * math.sqrt(max(k, 1) / self.size)
-
-    def step(self, k: int) -> float:
-        if self.sigma <= 0:
-            return self.largest
-        return min(self.largest, pow2_floor((6 * self.sigma / self.curvature(k)) ** (1 / 3)))
-
-    def line(self, block: np.ndarray, pattern: np.ndarray) -> Line:
-        """The test of ``block`` along the signs ``pattern`` (a ±1 vector over all of θ)."""
-        k = int(block.size)
-        return Line(block, pattern[block], self.step(k), self.curvature(k))
+def line(rule: StepRule, block: np.ndarray, pattern: np.ndarray) -> Line:
+    """The test of ``block`` along the signs ``pattern`` (a ±1 vector over all of θ), at the
+    step ``rule`` gives a block of its size."""
+    k = int(block.size)
+    return Line(block, pattern[block], rule.step(k), rule.curvature(k))

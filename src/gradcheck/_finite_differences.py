@@ -15,13 +15,11 @@ from typing import Optional
 
 import numpy as np
 
+from ._compare import SAFETY
 from ._evaluate import Evaluator
 from ._stencils import COMPLEX_STEP, FLOAT64_EPS, STENCILS
+from ._tree import round_to_dtypes
 
-# Flag only when a discrepancy exceeds SAFETY times its estimated numerical error. The error
-# estimates (noise σ, Richardson differences) are good to a factor of about 2-3; 8 leaves room
-# for that, and for Gaussian-like round-off the chance of a false flag per component is < 1e-14.
-SAFETY = 8.0
 # On a smooth loss the one-sided curvatures left and right of θᵢ agree to O(h); when they differ
 # by more than this fraction of the larger one, the derivative jumps inside the step (a kink).
 KINK_CURVATURE_RATIO = 0.5
@@ -62,11 +60,10 @@ class _Points:
     `Evaluator.many` (one call: serial, batched or parallel), ``get`` reads a value.
     """
 
-    def __init__(self, evaluator: Evaluator, j0: float, round_to: np.ndarray, nominal: bool) -> None:
+    def __init__(self, evaluator: Evaluator, j0: float, nominal: bool) -> None:
         self.evaluator = evaluator
         self.theta = evaluator.theta
         self.j0 = j0
-        self.round_to = round_to  # per component: the NumPy scalar type its values must fit
         self.nominal = nominal
         self.values: dict[tuple[int, float], tuple[float, float]] = {}
         self.pending: dict[tuple[int, float], float] = {}
@@ -74,15 +71,17 @@ class _Points:
     def need(self, i: int, c: float, h: float) -> None:
         key = (i, c * h)
         if c != 0 and key not in self.values and key not in self.pending:
-            x = self.theta[i] + c * h
-            self.pending[key] = x if self.nominal else float(self.round_to[i](x))
+            self.pending[key] = self.theta[i] + c * h
 
     def evaluate(self) -> None:
         if not self.pending:
             return
         keys = list(self.pending)
+        components = np.array([k[0] for k in keys], dtype=np.int64)
         xs = np.array([self.pending[k] for k in keys])
-        values = self.evaluator.many(np.array([k[0] for k in keys]), xs)
+        if not self.nominal:  # a fixed eps is the seeds' recipe: θᵢ ± eps exactly as asked
+            xs = round_to_dtypes(self.evaluator.layout, xs, components)
+        values = self.evaluator.many(components, xs)
         for (i, offset), x, value in zip(keys, xs, values, strict=True):
             # The realised offset x − θᵢ is exact (Sterbenz) and is the step actually taken.
             self.values[(i, offset)] = (float(value), offset if self.nominal else x - self.theta[i])
@@ -269,7 +268,6 @@ def estimate(
     nominal: bool,
     sigma: float,
     j0: float,
-    round_to: np.ndarray,
     is_suspicious: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
 ) -> Estimates:
     """Numerical derivatives of ``components`` with round-off and truncation estimates.
@@ -280,7 +278,7 @@ def estimate(
     if method == "complex":
         return _complex_step(evaluator, components, j0)
     h_all = steps[components]
-    points = _Points(evaluator, j0, round_to, nominal)
+    points = _Points(evaluator, j0, nominal)
     for i, h in zip(components.tolist(), h_all.tolist(), strict=True):
         for c, s in _offsets(method, h):
             points.need(i, c, s)

@@ -8,19 +8,16 @@ evaluations every N steps and nothing in between.
 
 from __future__ import annotations
 
-import numbers
-import reprlib
 import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple, Optional
 
-from . import _options, _plan
-from ._check import Eps, _validate, check
-from ._errors import GradcheckWarning, MonitorFailure, OptionError
+from . import _options
+from ._check import check
+from ._errors import GradcheckWarning, MonitorFailure
 from ._evaluate import Loss
+from ._options import Eps, Options
 from ._report import Finding, Report
-
-ON_FAILURE = ("raise", "warn")
 
 
 class Record(NamedTuple):
@@ -31,21 +28,6 @@ class Record(NamedTuple):
     passed: bool
     findings: tuple[Finding, ...]
     report: Report
-
-
-def _validate_monitor(loss: Any, grad: Any, every: Any, on_failure: Any) -> None:
-    for name, value in (("loss", loss), ("grad", grad)):
-        if not callable(value):
-            raise OptionError(
-                f"{name}={reprlib.repr(value)} (type={type(value).__name__}): Monitor needs a function of "
-                f"the params, because the params change at every step"
-            )
-    if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every <= 0:
-        raise OptionError(
-            f"every={every!r} (type={type(every).__name__}): pass a positive integer, the "
-            f"number of training steps between checks"
-        )
-    _options.choice("on_failure", on_failure, ON_FAILURE)
 
 
 class Monitor:
@@ -85,9 +67,8 @@ class Monitor:
         eps: Eps = "auto",
         reseed: Optional[Callable[[], Any]] = None,
     ) -> None:
-        _validate_monitor(loss, grad, every, on_failure)
-        _plan.validate_components(components)
-        _validate(method, eps, seed, reseed=reseed)
+        _options.monitor(loss, grad, every, on_failure)
+        Options(method=method, eps=eps, seed=seed, reseed=reseed, components=components)
         self.loss, self.grad = loss, grad
         self.every, self.components, self.on_failure = int(every), components, on_failure
         self.seed, self.method, self.eps, self.reseed = seed, method, eps, reseed

@@ -15,13 +15,12 @@ the unchecked components goes unnoticed whatever its size.
 
 from __future__ import annotations
 
-import numbers
 from typing import Optional
 
 import numpy as np
 
-from ._errors import OptionError
-from ._report import Finding
+from . import _wording
+from ._report._model import Finding
 from ._tree import Layout
 
 # Sample selection draws from its own stream of the seed, so the components sampled do not
@@ -29,22 +28,6 @@ from ._tree import Layout
 SAMPLE_STREAM = 1
 # The confidence of the statement "an error touching r entries would have been caught".
 CATCH_PROBABILITY = 0.99
-
-
-def validate_components(components: Optional[int]) -> None:
-    """``components`` must be None (check all) or a positive integer."""
-    if components is None:
-        return
-    if isinstance(components, bool) or not isinstance(components, numbers.Integral):
-        raise OptionError(
-            f"components={components!r} (type={type(components).__name__}): pass a positive "
-            f"integer (how many components to sample) or None to check every component"
-        )
-    if components <= 0:
-        raise OptionError(
-            f"components={components!r} (type=int): pass a positive integer (how many "
-            f"components to sample) or None to check every component"
-        )
 
 
 def allocate(sizes: list[int], k: int) -> list[int]:
@@ -146,19 +129,8 @@ def coverage_finding(layout: Layout, components: np.ndarray) -> list[Finding]:
     partial = [(t, int(c)) for t, c in zip(layout.tensors, checked, strict=True) if c < t.size]
     needed = [(entries_to_catch(t.size, c), t) for t, c in partial]
     entries, weakest = max(needed, key=lambda item: item[0] / item[1].size)
-    unchecked = layout.size - components.size
-    covered = components.size / layout.size
     return [
-        Finding(
-            "coverage",
-            weakest.name,
-            f"sampled {components.size} of {layout.size} components ({covered:.1%}): a single "
-            f"wrong entry among the {unchecked} unchecked ones goes unnoticed whatever its size, "
-            f"and an error must touch {entries} of {weakest.name}'s {weakest.size} entries "
-            f"({entries / weakest.size:.0%}) to be caught with {CATCH_PROBABILITY:.0%} "
-            f"probability. The detection limits hold for the checked components only; "
-            f"components=None checks them all",
-            (),
-            covered,
+        _wording.coverage(
+            int(components.size), layout.size, weakest.name, weakest.size, entries, CATCH_PROBABILITY
         )
     ]

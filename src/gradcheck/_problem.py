@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ._errors import ProblemError
+from ._tree import leaves
 
 DEFAULT_FUNCTION = "problem"
 FIELDS = ("loss", "params", "grad", "reseed")
@@ -162,8 +163,6 @@ def framework_of(problem: Problem) -> Optional[str]:
 
     Reads type names only, so it never imports a framework.
     """
-    from ._tree import leaves
-
     for _, leaf in leaves(problem.params):
         root = type(leaf).__module__.partition(".")[0]
         if root in FRAMEWORKS:

@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ._batched import CHUNK_BYTES
+from ._evaluate._batched import CHUNK_BYTES
 
 # Modules that act on each element alone: a change confined to one column stays there.
 ELEMENTWISE = ("Tanh", "ReLU", "Sigmoid", "GELU", "SiLU", "ELU", "LeakyReLU", "Softplus", "Identity")

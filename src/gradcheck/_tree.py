@@ -10,10 +10,11 @@ The caller's arrays are only ever read.
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -163,8 +164,14 @@ class Layout:
         return tensor.component_name(component - tensor.offset)
 
     def tensor_ids(self) -> np.ndarray:
-        """For every component of θ, the position of its tensor in ``tensors``."""
-        return np.repeat(np.arange(len(self.tensors)), [t.size for t in self.tensors])
+        """For every component of θ, the position of its tensor in ``tensors`` (read-only)."""
+        return self._tensor_ids
+
+    @functools.cached_property
+    def _tensor_ids(self) -> np.ndarray:
+        ids = np.repeat(np.arange(len(self.tensors)), [t.size for t in self.tensors])
+        ids.setflags(write=False)
+        return ids
 
     def unflatten(self, theta: np.ndarray, dtype: Any = None) -> Any:
         """Fresh arrays with the structure of params, filled from θ (in each tensor's dtype)."""
@@ -175,6 +182,28 @@ class Layout:
     def rebuild(self, make: Callable[[Tensor], Any]) -> Any:
         """The structure of params with ``make(tensor)`` in place of each tensor."""
         return tree_map(make, self.treedef)
+
+
+def round_to_dtypes(
+    layout: Layout, values: np.ndarray, components: Optional[np.ndarray] = None
+) -> np.ndarray:
+    """``values`` rounded to the dtype of the tensor each one belongs to, as float64.
+
+    The last axis runs over ``components`` (flat indices into θ), or over all of θ when None.
+    This is the point a float32 model really sees when θ + step is written into its params, so
+    every perturbed point is rounded here, and every realised step is read from the result.
+    """
+    narrow = [k for k, t in enumerate(layout.tensors) if t.dtype != np.float64]
+    values = np.asarray(values, dtype=np.float64)
+    if not narrow:
+        return values
+    out = values.copy()
+    ids = None if components is None else layout.tensor_ids()[components]
+    for k in narrow:
+        tensor = layout.tensors[k]
+        where = tensor.slice if ids is None else ids == k
+        out[..., where] = out[..., where].astype(tensor.dtype)
+    return out
 
 
 def tree_map(fn: Callable[[Any], Any], tree: Any) -> Any:

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import reprlib
 from collections.abc import Callable
 from typing import Any, Optional
 
 import numpy as np
 
-from . import _plan
-from ._check import Eps, _validate, check
-from ._errors import LossValueError, OptionError
+from . import _options, _wording
+from ._check import check
+from ._errors import LossValueError
+from ._options import Eps, Options
 from ._report import Finding, Report
 from ._tree import Layout, flatten, match_gradient
 
@@ -94,50 +94,13 @@ def _linearity_findings(
         repeat = _relative(again[s] - first[s], again[s], first[s])
         additive = _relative(total[s] - first[s] - g2[s], total[s], first[s], g2[s])
         homogeneous = _relative(double[s] - 2 * first[s], double[s], 2 * first[s])
-        name = tensor.name
         if repeat > tolerance:
-            kind, value = "repeatability", repeat
-            message = (
-                f"calling vjp twice with the same cotangent gave different gradients for {name} "
-                f"({repeat:.1e} relative): the backward keeps state between calls (accumulates "
-                f"into a buffer with +=, or draws random numbers); return fresh arrays every call"
-            )
+            findings.append(_wording.repeatability(tensor.name, repeat))
         elif homogeneous > tolerance:
-            kind, value = "linearity", homogeneous
-            message = (
-                f"the gradient of {name} does not scale with the upstream gradient: vjp(2c) "
-                f"differs from 2·vjp(c) by {homogeneous:.1e} relative (rounding allows "
-                f"{tolerance:.0e}); does the backward ignore dout, or use it squared, normalised "
-                f"or through abs()?"
-            )
+            findings.append(_wording.homogeneity(tensor.name, homogeneous, tolerance))
         elif additive > tolerance:
-            kind, value = "linearity", additive
-            message = (
-                f"the gradient of {name} is not additive in the upstream gradient: vjp(c₁ + c₂) "
-                f"differs from vjp(c₁) + vjp(c₂) by {additive:.1e} relative (rounding allows "
-                f"{tolerance:.0e}); does the backward branch on dout itself, e.g. a ReLU mask "
-                f"taken from dout > 0 instead of the layer's input?"
-            )
-        else:
-            continue
-        findings.append(Finding(kind, name, message, (), value))
+            findings.append(_wording.additivity(tensor.name, additive, tolerance))
     return findings
-
-
-def _cotangent_finding(entries: int) -> list[Finding]:
-    if not entries:
-        return []
-    return [
-        Finding(
-            "modifies_cotangent",
-            None,
-            f"vjp wrote into the cotangent it was given ({entries} entries changed): where "
-            f"dout also flows elsewhere (a residual connection, a shared layer) that branch then "
-            f"gets a wrong gradient; work on a copy (dx = dout.copy())",
-            (),
-            float(entries),
-        )
-    ]
 
 
 def check_vjp(
@@ -173,13 +136,8 @@ def check_vjp(
         >>> gc.check_vjp(lambda x: W @ x, np.ones(3), lambda x, dout: W.T @ dout).passed
         True
     """
-    for name, value in (("f", f), ("vjp", vjp)):
-        if not callable(value):
-            raise OptionError(
-                f"{name}={reprlib.repr(value)} (type={type(value).__name__}) is not callable; pass a function"
-            )
-    _validate(method, eps, seed)
-    _plan.validate_components(components)
+    _options.callables(f=f, vjp=vjp)
+    Options(method=method, eps=eps, seed=seed, components=components)
     theta, layout = flatten(inputs)
     output = _output(f(layout.unflatten(theta)), "at the unperturbed inputs")
     rng = np.random.default_rng([int(seed), COTANGENT_STREAM])
@@ -195,7 +153,8 @@ def check_vjp(
     first, dtypes = match_gradient(layout, raw)[:2]
     coarsest = max(np.finfo(d).eps for d in (*dtypes, output.dtype, *(t.dtype for t in layout.tensors)))
     findings = _linearity_findings(backward, first, c1, c2, linearity_tolerance(float(coarsest)))
-    findings += _cotangent_finding(backward.wrote_cotangent)
+    if backward.wrote_cotangent:
+        findings.append(_wording.modifies_cotangent(backward.wrote_cotangent))
     return dataclasses.replace(
         report,
         passed=report.passed and not any(x.kind in ("linearity", "repeatability") for x in findings),

@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from . import _check
-from ._batched import CHUNK_BYTES
+from ._check import check as _check
+from ._evaluate._batched import CHUNK_BYTES
 from ._report import Report
 from ._tree import path_name
+from ._vmap import VmapLoss
 
 INSTALL = 'pip install "gradcheck[jax]"'
 # Points per compiled call: 256 amortise the call overhead; runs of at most SMALL points (the
@@ -70,7 +71,7 @@ def check(f: Callable[[Any], Any], params: Any, *, grad: Any = None, **options: 
     """
     jax = _jax()
     with _x64(jax):
-        problem = _Problem(jax, f, params)
+        problem = _FlatLoss(jax, f, params)
         options = dict(options)
         if (
             options.get("workers") is None
@@ -78,10 +79,10 @@ def check(f: Callable[[Any], Any], params: Any, *, grad: Any = None, **options: 
             and "batched_loss" not in options
         ):
             options["batched_loss"] = _VmapLoss(problem)
-        return _check.check(problem.loss, problem.flat, problem.gradient_of(grad), **options)
+        return _check(problem.loss, problem.flat, problem.gradient_of(grad), **options)
 
 
-class _Problem:
+class _FlatLoss:
     """The params as a flat dict of float64 arrays keyed by path names, and f on that dict."""
 
     def __init__(self, jax: Any, f: Callable[[Any], Any], params: Any) -> None:
@@ -122,46 +123,38 @@ def _key(entry: Any) -> Any:
     return str(entry)
 
 
-class _VmapLoss:
-    """``batched_loss`` for the core: jit(vmap(f)) over rows, or over one leaf's single changes."""
+class _VmapLoss(VmapLoss):
+    """The shared vmap core with jit(vmap(f)), over rows or over one leaf's single changes."""
 
-    def __init__(self, problem: _Problem) -> None:
+    def __init__(self, problem: _FlatLoss) -> None:
+        super().__init__(list(problem.flat), [v.shape for v in problem.flat.values()])
         self.problem = problem
         jax = problem.jax
         self.base = {k: jax.numpy.asarray(v) for k, v in problem.flat.items()}
-        self.offsets = np.cumsum([0] + [v.size for v in problem.flat.values()])
         self.per_leaf: dict[str, Any] = {}
 
-        def of_row(row: Any) -> Any:
-            flat = {}
-            for j, (name, value) in enumerate(problem.flat.items()):
-                flat[name] = row[self.offsets[j] : self.offsets[j + 1]].reshape(value.shape)
-            return problem.f(problem.tree(flat))
+        def of_row(leaves: Any) -> Any:
+            return problem.f(problem.tree(leaves))
 
-        self.rows = jax.jit(jax.vmap(of_row))
+        self.compiled_rows = jax.jit(jax.vmap(of_row))
 
-    def __call__(self, rows: np.ndarray) -> np.ndarray:
-        rows = np.asarray(rows, dtype=np.float64)
-        return _padded(self.rows, rows, _rows_per_call(len(rows), rows.shape[1]))
+    def rows(self, leaves: dict[str, np.ndarray]) -> np.ndarray:
+        count = len(next(iter(leaves.values())))
+        size = _rows_per_call(count, int(self.offsets[-1]))
+        return _padded(self.compiled_rows, leaves, count, size)
 
-    def at_components(self, components: np.ndarray, values: np.ndarray) -> np.ndarray:
-        out = np.empty(components.size)
-        owner = np.searchsorted(self.offsets, components, side="right") - 1
-        for j, name in enumerate(self.problem.flat):
-            mine = np.flatnonzero(owner == j)
-            if mine.size:
-                changes = np.stack([components[mine] - self.offsets[j], values[mine]], axis=1)
-                size = _rows_per_call(mine.size, self.problem.flat[name].size)
-                out[mine] = _padded(self._leaf_function(name), changes, size)
-        return out
+    def changes(self, name: str, local: np.ndarray, values: np.ndarray) -> np.ndarray:
+        changes = {"at": local.astype(np.int64), "value": values}
+        size = _rows_per_call(local.size, self.problem.flat[name].size)
+        return _padded(self._leaf_function(name), changes, local.size, size)
 
-    def _leaf_function(self, name: str) -> Callable[[np.ndarray], Any]:
+    def _leaf_function(self, name: str) -> Callable[[Any], Any]:
         """jit(vmap) of f with one entry of leaf ``name`` changed; the other leaves are constants."""
         if name not in self.per_leaf:
             jax, base, problem = self.problem.jax, self.base, self.problem
 
             def one(change: Any) -> Any:
-                leaf = base[name].reshape(-1).at[change[0].astype(int)].set(change[1])
+                leaf = base[name].reshape(-1).at[change["at"]].set(change["value"])
                 return problem.f(problem.tree({**base, name: leaf.reshape(base[name].shape)}))
 
             self.per_leaf[name] = jax.jit(jax.vmap(one))
@@ -175,11 +168,19 @@ def _rows_per_call(count: int, leaf_size: int) -> int:
     return min(wanted, 1 << (fits.bit_length() - 1))
 
 
-def _padded(function: Callable[[np.ndarray], Any], rows: np.ndarray, size: int) -> np.ndarray:
-    """``function`` over ``rows`` in calls of exactly ``size`` rows (the last padded)."""
-    out = np.empty(len(rows))
-    for start in range(0, len(rows), size):
-        chunk = rows[start : start + size]
-        filled = np.concatenate([chunk, np.repeat(chunk[:1], size - len(chunk), axis=0)])
-        out[start : start + len(chunk)] = np.asarray(function(filled))[: len(chunk)]
+def _padded(
+    function: Callable[[Any], Any], batch: dict[str, np.ndarray], count: int, size: int
+) -> np.ndarray:
+    """``function`` over the ``count`` rows of ``batch`` (a dict of stacked arrays), in calls of
+    exactly ``size`` rows (the last padded with copies of its first row)."""
+    out = np.empty(count)
+    for start in range(0, count, size):
+        stop = min(start + size, count)
+        filled = {
+            key: np.concatenate(
+                [value[start:stop], np.repeat(value[start : start + 1], size - (stop - start), axis=0)]
+            )
+            for key, value in batch.items()
+        }
+        out[start:stop] = np.asarray(function(filled))[: stop - start]
     return out

@@ -22,12 +22,13 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _options
-from ._batched import CHUNK_BYTES
 from ._check import check as _check
 from ._errors import LossValueError, OptionError
+from ._evaluate._batched import CHUNK_BYTES
 from ._report import Report
 from ._torch_sequential import SequentialPlan
 from ._tree import Layout, flatten, match_gradient, tree_map
+from ._vmap import VmapLoss
 
 INSTALL = "pip install torch==2.13.0"
 
@@ -307,16 +308,16 @@ class _TreeLoss(_Loss):
         return flat_gradient
 
 
-class _VmapLoss:
-    """``batched_loss`` for the core: rows of θ, or single-component changes, through torch.func.vmap."""
+class _VmapLoss(VmapLoss):
+    """The shared vmap core with torch.func.vmap, and an nn.Sequential's layer plan where it applies."""
 
     def __init__(
         self, torch: Any, loss: _Loss, params: dict[str, np.ndarray], reseed: Callable[[], Any]
     ) -> None:
+        super().__init__(list(params), [v.shape for v in params.values()])
         self.torch, self.loss, self.reseed = torch, loss, reseed
         self.plan = loss.plan(torch, reseed)
         self.base = {k: torch.from_numpy(v.copy()) for k, v in params.items()}
-        self.offsets = np.cumsum([0] + [v.size for v in params.values()])
         self.row_bytes = 8 * (_activation_numel(torch, loss, self.base) + 1)
 
     def _vmapped(self, batched: dict[str, Any]) -> np.ndarray:
@@ -329,31 +330,24 @@ class _VmapLoss:
             out = vmap(lambda p: self.loss.scalar({**fixed, **p}), randomness="same")(batched)
         return out.numpy()
 
-    def __call__(self, rows: np.ndarray) -> np.ndarray:
-        rows_t = self.torch.from_numpy(np.ascontiguousarray(rows))
-        batched = {
-            k: rows_t[:, self.offsets[j] : self.offsets[j + 1]].reshape(len(rows), *v.shape)
-            for j, (k, v) in enumerate(self.base.items())
-        }
-        return self._vmapped(batched)
+    def rows(self, leaves: dict[str, np.ndarray]) -> np.ndarray:
+        return self._vmapped({k: self.torch.from_numpy(v) for k, v in leaves.items()})
 
-    def at_components(self, components: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """The loss with θ[components[j]] = values[j], grouped by tensor: only it is batched."""
-        out = np.empty(components.size)
-        owner = np.searchsorted(self.offsets, components, side="right") - 1
-        for j, (name, base) in enumerate(self.base.items()):
-            mine = np.flatnonzero(owner == j)
-            at = self.plan.owner(name) if self.plan is not None and mine.size else None
-            if self.plan is not None and at is not None:
-                out[mine] = self.plan.losses(*at, components[mine] - self.offsets[j], values[mine])
-                continue
-            rows = max(1, CHUNK_BYTES // (base.numel() * 8 + self.row_bytes))
-            for start in range(0, mine.size, rows):
-                picked = mine[start : start + rows]
-                stack = base.reshape(1, -1).repeat(picked.size, 1)
-                local = self.torch.from_numpy(components[picked] - self.offsets[j])
-                stack[self.torch.arange(picked.size), local] = self.torch.from_numpy(values[picked])
-                out[picked] = self._vmapped({name: stack.reshape(picked.size, *base.shape)})
+    def changes(self, name: str, local: np.ndarray, values: np.ndarray) -> np.ndarray:
+        at = self.plan.owner(name) if self.plan is not None else None
+        if self.plan is not None and at is not None:
+            return self.plan.losses(*at, local, values)
+        base = self.base[name]
+        out = np.empty(local.size)
+        rows = max(1, CHUNK_BYTES // (base.numel() * 8 + self.row_bytes))
+        for start in range(0, local.size, rows):
+            part = slice(start, start + rows)
+            count = len(local[part])
+            stack = base.reshape(1, -1).repeat(count, 1)
+            stack[self.torch.arange(count), self.torch.from_numpy(local[part])] = self.torch.from_numpy(
+                values[part]
+            )
+            out[part] = self._vmapped({name: stack.reshape(count, *base.shape)})
         return out
 
 

@@ -13,7 +13,7 @@ from typing import Any, Optional
 import numpy as np
 
 import gradcheck as gc
-from gradcheck._finite_differences import SAFETY
+from gradcheck._compare import SAFETY
 
 from . import ALL, Bug
 from .pooling import MaxPool

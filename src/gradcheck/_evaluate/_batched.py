@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._errors import BatchedLossError, ComplexStepError, LossRaisedError, NonFiniteError
+from .._errors import BatchedLossError, ComplexStepError, LossRaisedError, NonFiniteError
+from .._tree import round_to_dtypes
 from ._progress import Advance
 
 if TYPE_CHECKING:
-    from ._evaluate import Evaluator
+    from ._evaluator import Evaluator
 
 # One call's stack of rows is kept under 64 MiB: big enough that a call amortises its Python
 # overhead over many rows (1e5 parameters → 80 rows), small enough for any machine.
@@ -67,7 +68,9 @@ class Batched:
         step = self._rows_per_call(base)
         for start in range(0, ts.size, step):
             t = ts[start : start + step]
-            rows = round_rows(evaluator, base[None, :] + t[:, None] * directions[start : start + step])
+            rows = round_to_dtypes(
+                evaluator.layout, base[None, :] + t[:, None] * directions[start : start + step]
+            )
             result = self._call(evaluator, self.batched_loss, (rows,))
             out[start : start + step] = np.real(self._checked(evaluator, result, t.size, partial(_along, t)))
             advance(t.size)
@@ -136,14 +139,6 @@ class Batched:
                 f"the flattened params)"
             )
         self._consistent_for = evaluator
-
-
-def round_rows(evaluator: Evaluator, rows: np.ndarray) -> np.ndarray:
-    """Round each tensor's columns to its dtype, as writing them into the params would."""
-    for tensor in evaluator.layout.tensors:
-        if tensor.dtype != np.float64:
-            rows[:, tensor.slice] = rows[:, tensor.slice].astype(tensor.dtype)
-    return rows
 
 
 def _at(evaluator: Evaluator, components: np.ndarray, values: np.ndarray, j: int) -> str:

@@ -16,19 +16,8 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import Optional
 
-from ._errors import SlowCheckWarning
-from ._stencils import STENCILS
-
-# One minute: longer than anyone waits at a prompt or in a test without being told why, and
-# far beyond a typical full check of a small network (milliseconds to seconds).
-SLOW_SECONDS = 60.0
-
-
-def evaluations_per_component(method: str) -> int:
-    """Loss evaluations a full check spends on each component with ``method`` (before refinement)."""
-    if method == "complex":
-        return 1
-    return sum(1 for offset in STENCILS[method].offsets if offset != 0)
+from .._errors import SlowCheckWarning
+from .._stencils import STENCILS
 
 
 def _duration(seconds: float) -> str:
@@ -60,7 +49,7 @@ def warn_if_slow(durations: Sequence[float], method: str, components: int, limit
     if not durations:
         return
     per_call = statistics.median(durations)
-    per_component = evaluations_per_component(method)
+    per_component = STENCILS[method].evaluations
     planned = per_component * components
     seconds = per_call * planned
     if limit is not None and seconds > limit:

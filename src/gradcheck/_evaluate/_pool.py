@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
-from ._errors import GradcheckError, WorkerError
+from .._errors import GradcheckError, WorkerError
 from ._progress import Advance, ignore
 
 if TYPE_CHECKING:
-    from ._evaluate import Evaluator
+    from ._evaluator import Evaluator
 
 # Chunks per worker: enough to balance uneven chunks and to move the progress bar, few enough
 # that shipping the payload with each chunk stays a small cost.
@@ -112,9 +112,8 @@ class Pooled:
     def _payload_for(self, evaluator: Evaluator) -> tuple[str, bytes]:
         if self._payload is not None and self._payload[0] is evaluator:
             return self._payload[1]
-        job = (evaluator.loss, evaluator.layout, evaluator.theta, evaluator.reseed, evaluator.complex_step)
-        try:
-            payload = (uuid.uuid4().hex, pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
+        try:  # the evaluator pickles as a fresh serial one (see Evaluator.__reduce__)
+            payload = (uuid.uuid4().hex, pickle.dumps(evaluator, protocol=pickle.HIGHEST_PROTOCOL))
         except Exception as error:
             raise WorkerError(
                 f"{self._option()} sends the loss to other processes, but it cannot be pickled "
@@ -158,13 +157,10 @@ def _result(future: Future[Any], pooled: Pooled, chunk: Any) -> Any:
 
 def _evaluator(payload: tuple[str, bytes]) -> Evaluator:
     """This worker's own Evaluator for the payload (unpickled once per worker thread)."""
-    from ._evaluate import Evaluator
-
     token, data = payload
     cached = getattr(_local, "cached", None)
     if cached is None or cached[0] != token:
-        loss, layout, theta, reseed, complex_step = pickle.loads(data)
-        cached = (token, Evaluator(loss, layout, theta, reseed=reseed, complex_step=complex_step))
+        cached = (token, pickle.loads(data))
         _local.cached = cached
     return cached[1]
 

@@ -14,17 +14,15 @@ import itertools
 import json
 import math
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from ._compare import BANDS, band_legend, seed_band
-from ._finite_differences import SAFETY
+from .._compare import BANDS, SAFETY, band_legend, seed_band
+from .._version import __version__
 from ._heatmap import UNCHECKED, Grid, grids
 from ._json import SCHEMA_VERSION
-
-if TYPE_CHECKING:
-    from ._report import Report
+from ._model import ReportData as Report
 
 # The band gauge spans 1e-16 (float64 round-off) to 1 (nothing in common), in decades.
 GAUGE_DECADES = (-16, 0)
@@ -44,7 +42,7 @@ def _num(value: float, spec: str) -> str:
 
 
 def _asset(name: str) -> str:
-    return resources.files("gradcheck").joinpath(name).read_text(encoding="utf-8")
+    return resources.files("gradcheck._report").joinpath(name).read_text(encoding="utf-8")
 
 
 def _verdict(report: Report) -> str:
@@ -247,8 +245,6 @@ def _script_json(data: Any) -> str:
 
 def render_html(report: Report) -> str:
     """The whole page as one string."""
-    from . import __version__
-
     heatmaps, data = _heatmaps(report)
     title = "correct" if report.passed else f"wrong in {', '.join(report.wrong_gradients)}"
     payload = {"safety": SAFETY, "tensors": data}
@@ -259,7 +255,7 @@ def render_html(report: Report) -> str:
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>gradcheck: gradients {_e(title)}</title>
 <style>
-{_asset("_report_page.css")}
+{_asset("page.css")}
 </style>
 </head>
 <body>
@@ -275,7 +271,7 @@ def render_html(report: Report) -> str:
 <div id="tip" hidden></div>
 <script type="application/json" id="gradcheck-data">{_script_json(payload)}</script>
 <script>
-{_asset("_report_page.js")}
+{_asset("page.js")}
 </script>
 </body>
 </html>

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._compare import significance as ratio_of
-
-if TYPE_CHECKING:
-    from ._report import Report
+from .._compare import KINKED, ranking
+from ._model import ReportData as Report
 
 # Cells a heatmap draws at most: about 600 × 400 CSS pixels at 2-3 pixels per cell, and a bound
 # on the page's size (≤ 30,000 cells per tensor, three short numbers each).
@@ -27,7 +24,7 @@ MAX_COLUMNS = 240
 # Vectors up to this length fit one row of a card; longer ones wrap into a near-square.
 ONE_ROW = 64
 # Significance values: a kink (left out of the verdict) and a component that was not checked.
-KINK = -1.0
+KINK = KINKED
 UNCHECKED = -math.inf
 
 
@@ -70,7 +67,7 @@ def matrix_shape(shape: tuple[int, ...]) -> tuple[int, int]:
 
 def significance(report: Report) -> np.ndarray:
     """Per checked component: |analytic − numerical| / estimated error (KINK on a kink)."""
-    return np.where(report.kink, KINK, ratio_of(report.analytic, report.numerical, report.estimate))
+    return ranking(report.analytic, report.numerical, report.estimate, report.kink)
 
 
 def _pool(values: np.ndarray, block: tuple[int, int]) -> np.ndarray:

@@ -1,21 +1,19 @@
-"""The result of a gradient check: one frozen value that every renderer reads."""
+"""The result of a gradient check: one frozen value that every renderer reads.
+
+This module imports no renderer: the text, JSON and HTML renderings import it, and `Report`
+(in this package's ``__init__``) joins the value to its renderings.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Optional, Union
+from dataclasses import dataclass, field
+from typing import Any, Optional
 
 import numpy as np
 
-from ._compare import seed_band, significance
-from ._errors import GradientMismatch
-from ._files import write_atomic
-from ._finite_differences import SAFETY
-from ._html import render_html
-from ._json import SCHEMA_VERSION, dumps, report_from_dict
-from ._tree import Layout
+from .._compare import ranking, seed_band, significance
+from .._tree import Layout
 
 
 @dataclass(frozen=True)
@@ -109,8 +107,8 @@ def _frozen(array: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class Report:
-    """Everything a gradient check found. ``str(report)`` is a readable table.
+class ReportData:
+    """Everything a gradient check found, as data (see `Report` for its renderings).
 
     Per-component arrays cover the checked components (``components`` holds their flat indices
     into θ, in the order of the seeds' flattening).
@@ -157,14 +155,14 @@ class Report:
             kink=bool(self.kink[position]),
         )
 
-    def _worst_positions(self, k: int) -> np.ndarray:
-        ratio = significance(self.analytic, self.numerical, self.estimate)
-        ratio = np.where(self.kink, -1.0, ratio)  # kinks are excluded from the verdict
+    def worst_positions(self, k: int) -> np.ndarray:
+        """Positions (into the per-component arrays) of the k most significant discrepancies."""
+        ratio = ranking(self.analytic, self.numerical, self.estimate, self.kink)
         return np.argsort(-ratio, kind="stable")[:k]
 
     def worst(self, k: int = 5) -> list[Component]:
         """The k components whose discrepancy is largest relative to its estimated error."""
-        return [self.component(int(p)) for p in self._worst_positions(k)]
+        return [self.component(int(p)) for p in self.worst_positions(k)]
 
     @property
     def wrong_tensors(self) -> list[str]:
@@ -175,58 +173,3 @@ class Report:
     def wrong_gradients(self) -> list[str]:
         """The same, named as the gradient was given (``dW2``)."""
         return [row.label for row in self.tensors if not row.passed]
-
-    def summary(self, k: int = 5) -> str:
-        """A few lines for logs and assertion messages: verdict, findings, worst components."""
-        from ._render import render_summary
-
-        return render_summary(self, k)
-
-    def __str__(self) -> str:
-        from ._render import render_text
-
-        return render_text(self)
-
-    def raise_for_failure(self) -> Report:
-        """Raise `GradientMismatch` with the summary if the check failed; else return self."""
-        if not self.passed:
-            raise GradientMismatch(self.summary(), self)
-        return self
-
-    def to_dict(self, *, max_components: Optional[int] = None) -> dict[str, Any]:
-        """A JSON-ready dict (schema version 1); ``max_components`` keeps only the worst N."""
-        positions = np.arange(self.components.size)
-        if max_components is not None and positions.size > max_components:
-            positions = self._worst_positions(max_components)
-        return {
-            "schema": SCHEMA_VERSION,
-            "passed": self.passed,
-            "difference": self.difference,
-            "band": self.band,
-            "detection_limit": self.detection_limit,
-            "safety_factor": SAFETY,
-            "settings": asdict(self.settings),
-            "tensors": [asdict(row) for row in self.tensors],
-            "findings": [asdict(f) for f in self.findings],
-            "components_included": "all" if positions.size == self.components.size else "worst",
-            "components": [_component_dict(self.component(int(p))) for p in positions],
-        }
-
-    def to_json(self, **kwargs: Any) -> str:
-        """Strict JSON of `to_dict` (non-finite numbers as "Infinity", "-Infinity", "NaN")."""
-        return dumps(self.to_dict(**kwargs))
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Report:
-        """The report a `to_dict` (or parsed `to_json`) holds, to render or summarise again."""
-        return report_from_dict(data)
-
-    def to_html(self, path: Union[str, Path]) -> None:
-        """Write a self-contained web page: verdict, findings, tables and a heatmap per tensor."""
-        write_atomic(path, render_html(self))
-
-
-def _component_dict(component: Component) -> dict[str, Any]:
-    data = asdict(component)
-    data["error"] = component.error
-    return data

@@ -14,7 +14,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from ._errors import LossValueError, NonFiniteError
+from .._errors import LossValueError, NonFiniteError
 
 Where = Union[str, Callable[[], str]]
 

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import io
 import math
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ._compare import band_legend
-from ._finite_differences import SAFETY
-
-if TYPE_CHECKING:
-    from ._report import Report
+from .._compare import SAFETY, band_legend
+from ._model import ReportData as Report
 
 BAND_STYLE = {"fine": "green", "inspect": "yellow", "worry": "red"}
 

@@ -15,15 +15,18 @@ from typing import Any, Optional, Protocol
 
 import numpy as np
 
-from ._errors import (
+from .._errors import (
     ComplexStepError,
     LossRaisedError,
     MutatedParamsError,
     NondeterministicLossError,
 )
+from .._options import Options
+from .._tree import Layout, round_to_dtypes
+from ._batched import Batched
+from ._pool import Pooled
 from ._progress import Advance, Progress
 from ._scalar import Where, describe, to_scalar
-from ._tree import Layout
 
 Loss = Callable[[Any], Any]
 # The serial loop reports progress every this many evaluations: the bar stays live while
@@ -77,10 +80,16 @@ class Evaluator:
         self._leaves = _leaf_arrays(self.tree, layout)
         self._views = [leaf.reshape(-1) for leaf in self._leaves]
         self._owner = layout.tensor_ids()  # which view holds each component
+        self._slices = [t.slice for t in layout.tensors]
+        self._narrow = any(t.dtype != np.float64 for t in layout.tensors)
         offsets = np.array([t.offset for t in layout.tensors])
         self._local = np.arange(layout.size) - offsets[self._owner]
         self.count = 0
         self.durations: list[float] = []  # seconds of the first TIMED_CALLS loss calls
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle as a fresh serial evaluator of the same loss at the same θ (what a worker runs)."""
+        return _serial, (self.loss, self.layout, self.theta, self.reseed, self.complex_step)
 
     def _call(self, where: Where, perturbed: bool = True) -> complex | float:
         """One loss evaluation at the working copy; ``where`` describes the point (built lazily)."""
@@ -190,10 +199,11 @@ class Evaluator:
         Like every evaluated point, θ + t·direction is rounded to each tensor's own dtype: the
         point a float32 model would really see (and what the batched backends evaluate).
         """
-        for tensor, view in zip(self.layout.tensors, self._views, strict=True):
-            view += t * direction[tensor.slice]
-            if tensor.dtype != np.float64:
-                view[:] = view.astype(tensor.dtype)
+        point = self.theta + t * direction
+        if self._narrow:
+            point = round_to_dtypes(self.layout, point)
+        for part, view in zip(self._slices, self._views, strict=True):
+            view[:] = point[part]
 
         def where() -> str:
             moved = np.flatnonzero(direction)
@@ -207,8 +217,8 @@ class Evaluator:
         try:
             return float(np.real(self._call(where)))
         finally:
-            for tensor, view in zip(self.layout.tensors, self._views, strict=True):
-                view[:] = self.theta[tensor.slice]
+            for part, view in zip(self._slices, self._views, strict=True):
+                view[:] = self.theta[part]
 
     def assert_unchanged(self) -> None:
         """Raise if the loss wrote into its params or replaced arrays in their structure."""
@@ -246,6 +256,21 @@ class Evaluator:
                 f"random generator> so every evaluation draws the same mask"
             )
         return first
+
+
+def _serial(
+    loss: Loss, layout: Layout, theta: np.ndarray, reseed: Optional[Callable[[], Any]], complex_step: bool
+) -> Evaluator:
+    return Evaluator(loss, layout, theta, reseed=reseed, complex_step=complex_step)
+
+
+def backend_for(options: Options) -> Optional[Backend]:
+    """The backend the options ask for: batched, a process pool or executor, or None (serial)."""
+    if options.batched_loss is not None:
+        return Batched(options.batched_loss)
+    if options.executor is not None or (options.workers or 1) > 1:
+        return Pooled(workers=options.workers, executor=options.executor)
+    return None
 
 
 def _replaced(tree: Any, layout: Layout, leaves: list[np.ndarray]) -> Optional[str]:

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 import math
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict
+from typing import Any, Optional
 
 import numpy as np
 
-from ._errors import GradcheckError
-from ._tree import Layout, Tensor
-
-if TYPE_CHECKING:
-    from ._report import Report
+from .._compare import SAFETY
+from .._errors import GradcheckError
+from .._tree import Layout, Tensor
+from ._model import Component, Finding, ReportData, Settings, TensorRow
 
 SCHEMA_VERSION = 1
 NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
@@ -50,9 +50,33 @@ def number(value: Any) -> float:
     return float(value)
 
 
-def _settings(data: dict[str, Any]) -> Any:
-    from ._report import Settings
+def to_dict(report: ReportData, max_components: Optional[int] = None) -> dict[str, Any]:
+    """A JSON-ready dict of ``report`` (schema 1); ``max_components`` keeps only the worst N."""
+    positions = np.arange(report.components.size)
+    if max_components is not None and positions.size > max_components:
+        positions = report.worst_positions(max_components)
+    return {
+        "schema": SCHEMA_VERSION,
+        "passed": report.passed,
+        "difference": report.difference,
+        "band": report.band,
+        "detection_limit": report.detection_limit,
+        "safety_factor": SAFETY,
+        "settings": asdict(report.settings),
+        "tensors": [asdict(row) for row in report.tensors],
+        "findings": [asdict(f) for f in report.findings],
+        "components_included": "all" if positions.size == report.components.size else "worst",
+        "components": [_component_dict(report.component(int(p))) for p in positions],
+    }
 
+
+def _component_dict(component: Component) -> dict[str, Any]:
+    data = asdict(component)
+    data["error"] = component.error
+    return data
+
+
+def _settings(data: dict[str, Any]) -> Settings:
     values = dict(data)
     for key in ("loss_value", "noise", "seconds"):
         values[key] = number(values[key])
@@ -68,14 +92,12 @@ def _layout(tensors: list[dict[str, Any]], dtype: str) -> Layout:
     return Layout(tuple(built), {t.name: t for t in built})
 
 
-def report_from_dict(data: dict[str, Any]) -> Report:
-    """Rebuild a `Report` from `Report.to_dict` output (or parsed JSON), for rendering again.
+def fields_from_dict(data: dict[str, Any]) -> dict[str, Any]:
+    """The fields of the report a `to_dict` (or parsed JSON) holds, to build it again.
 
     The layout keeps names, shapes and offsets (not the params' nesting); the per-component
     arrays hold the components the file holds (all, or the worst N).
     """
-    from ._report import Finding, Report, TensorRow
-
     if data.get("schema") != SCHEMA_VERSION:
         raise GradcheckError(
             f"schema={data.get('schema')!r}: this version of gradcheck reads report schema "
@@ -107,7 +129,7 @@ def report_from_dict(data: dict[str, Any]) -> Report:
     )
     components = data["components"]
     column = lambda key, kind: np.array([kind(c[key]) for c in components], dtype=kind)  # noqa: E731
-    return Report(
+    return dict(
         passed=bool(data["passed"]),
         difference=number(data["difference"]),
         tensors=rows,

@@ -1,0 +1,80 @@
+"""Build the `Report` from an outcome and its findings: the rows, the settings, the arrays."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from ._compare import ranking, relative_difference
+from ._outcome import Outcome
+from ._probe import Gradient, Probe
+from ._report import Finding, Report, Settings, TensorRow
+
+
+def report(
+    probe: Probe, gradient: Gradient, outcome: Outcome, findings: list[Finding], start: float
+) -> Report:
+    """The report of one check (``start``: when it began, by `time.perf_counter`)."""
+    layout, evidence = probe.layout, outcome.evidence
+    settings = Settings(
+        method=outcome.method,
+        eps=outcome.eps,
+        strategy=outcome.strategy,
+        seed=probe.options.seed,
+        dtype=str(max((t.dtype for t in layout.tensors), key=lambda d: np.finfo(d).bits)),
+        loss_value=probe.loss_value,
+        noise=probe.noise,
+        evaluations=probe.evaluator.count,
+        seconds=time.perf_counter() - start,
+        strategy_reason=outcome.reason,
+        directions=outcome.screened,
+        miss_probability=outcome.miss_probability,
+    )
+    return Report(
+        passed=outcome.passed,
+        difference=outcome.difference,
+        tensors=rows(probe, gradient, outcome),
+        findings=tuple(findings),
+        settings=settings,
+        detection_limit=outcome.detection_limit,
+        layout=layout,
+        components=evidence.components,
+        analytic=evidence.analytic,
+        numerical=evidence.numerical,
+        estimate=evidence.tolerance,
+        flagged=evidence.flagged,
+        kink=evidence.kink,
+    )
+
+
+def rows(probe: Probe, gradient: Gradient, outcome: Outcome) -> tuple[TensorRow, ...]:
+    """One row per tensor: what its checked components show, and what the strategy established."""
+    evidence = outcome.evidence
+    ids = probe.layout.tensor_ids()[evidence.components]
+    built = []
+    for k, (tensor, verdict) in enumerate(zip(probe.layout.tensors, outcome.tensors, strict=True)):
+        mine = ids == k
+        comps, a, d = evidence.components[mine], evidence.analytic[mine], evidence.numerical[mine]
+        nothing = math.nan if tensor.size else 0.0  # nothing checked of a tensor that has entries
+        worst = None
+        if comps.size:
+            at = int(comps[np.argmax(ranking(a, d, evidence.tolerance[mine], evidence.kink[mine]))])
+            worst = tensor.component_name(at - tensor.offset)
+        built.append(
+            TensorRow(
+                name=tensor.name,
+                gradient=gradient.names[k] if gradient.names[k] != tensor.name else None,
+                shape=tensor.shape,
+                difference=relative_difference(a, d) if comps.size else nothing,
+                max_abs_error=float(np.max(np.abs(a - d))) if comps.size else nothing,
+                worst=worst,
+                checked=verdict.checked,
+                flagged=verdict.wrong,
+                kinks=int(evidence.kink[mine].sum()),
+                detection_limit=verdict.detection_limit,
+                entry_limit=verdict.entry_limit,
+            )
+        )
+    return tuple(built)

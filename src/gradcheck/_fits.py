@@ -1,0 +1,220 @@
+"""Bug patterns fitted to one tensor's evidence: its gradient seen along some directions.
+
+The evidence is a set of projections: pairs (u·g analytic, D numerical) along directions u of
+the tensor, each with the estimated error of the comparison and u·θ. A component checked one
+by one is the projection along eᵢ (its flat position is then known); a directional test of
+certify is a projection along a random-sign direction. The patterns are linear, so projections
+show them as well as the components do:
+
+- scale c (sign: c = −1): g ≈ c·g', one constant for every u;
+- missing regularization λθ: g' − g ≈ λ·θ, the residual follows u·θ;
+- zero gradient: u·g = 0 where D is not;
+- transposition of two axes of equal length: g ≈ g' with those axes swapped (positions needed).
+
+A pattern explains a tensor only when every residual stays within SAFETY times that projection's
+estimated error: no hand-set tolerance, so float32 and large losses are judged by the same rule
+as the verdict itself, and a few wrong entries never pass for a tensor-wide pattern.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from ._compare import SAFETY
+
+# A one-parameter fit needs two degrees of freedom left to be refutable; fewer projections
+# are always explained (a single wrong entry *is* a scale error of a one-entry tensor).
+MIN_PROJECTIONS = 3
+# Name a likely cause of a directional scale only when c is known to 1 %: then "2" and "1/m"
+# are not guesses.
+HINT_PRECISION = 0.01
+
+
+@dataclass(frozen=True)
+class Projections:
+    """One tensor's evidence: analytic and numerical values along directions, with their errors."""
+
+    name: str
+    shape: tuple[int, ...]
+    analytic: np.ndarray
+    numerical: np.ndarray
+    estimate: np.ndarray  # estimated error of each comparison (never zero)
+    theta: np.ndarray  # u·θ for each direction u (θᵢ for a component)
+    flagged: np.ndarray  # which comparisons disagree beyond SAFETY × estimate
+    local: Optional[np.ndarray] = None  # flat positions in the tensor, when each u is one eᵢ
+
+    def __len__(self) -> int:
+        return int(self.analytic.size)
+
+
+def fit(x: np.ndarray, y: np.ndarray, error: np.ndarray) -> tuple[float, float]:
+    """Weighted least squares y ≈ k·x (weights 1/error²): k and its standard error."""
+    weight = 1.0 / error**2
+    sxx = float(np.sum(weight * x * x))
+    if sxx == 0.0 or not math.isfinite(sxx):
+        return math.nan, math.inf
+    return float(np.sum(weight * x * y)) / sxx, 1.0 / math.sqrt(sxx)
+
+
+def explains(residual: np.ndarray, error: np.ndarray) -> bool:
+    """Is every residual within SAFETY times its comparison's estimated error?"""
+    return bool(np.all(np.abs(residual) <= SAFETY * error))
+
+
+def is_zero(p: Projections) -> bool:
+    """Is the analytic gradient indistinguishable from 0 wherever the check flagged it?"""
+    wrong = p.flagged
+    return bool(wrong.any()) and bool(np.all(np.abs(p.analytic[wrong]) <= SAFETY * p.estimate[wrong]))
+
+
+def informative(p: Projections) -> int:
+    """How many comparisons carry evidence for a scale fit (analytic clearly nonzero)."""
+    return int(np.sum(np.abs(p.analytic) > SAFETY * p.estimate))
+
+
+def transposed_axes(p: Projections) -> Optional[tuple[int, int]]:
+    """The first two axes of equal length whose swap turns g' into g, if any.
+
+    Needs each component's position. Components left out (sampled away, or on a kink) are
+    skipped; at least two flagged ones need their mirror image, and every pair present must match.
+    """
+    if p.local is None:
+        return None
+    for first, second in itertools.combinations(range(len(p.shape)), 2):
+        if p.shape[first] == p.shape[second] >= 2 and _swap_explains(p, first, second):
+            return first, second
+    return None
+
+
+def _swap_explains(p: Projections, first: int, second: int) -> bool:
+    assert p.local is not None
+    size = math.prod(p.shape)
+    a, d, e = (np.full(size, np.nan) for _ in range(3))
+    for target, values in ((a, p.analytic), (d, p.numerical), (e, p.estimate)):
+        target[p.local] = values
+    g, g_num, err = (x.reshape(p.shape) for x in (a, d, e))
+    swap = lambda x: np.swapaxes(x, first, second)  # noqa: E731
+    paired = ~np.isnan(g) & ~np.isnan(swap(g))
+    wrong = np.zeros(size, dtype=bool)
+    wrong[p.local] = p.flagged
+    if np.sum(paired & wrong.reshape(p.shape)) < 2:
+        return False
+    return explains((g - swap(g_num))[paired], (err + swap(err))[paired])
+
+
+@dataclass(frozen=True)
+class Scale:
+    """g ≈ c·g' over a set of comparisons, with the standard error of c."""
+
+    factor: float
+    error: float
+
+
+def scale(p: Projections, where: Optional[np.ndarray] = None) -> Optional[Scale]:
+    """The constant c with g ≈ c·g' on ``where`` (default: every comparison), if one explains them.
+
+    The fit is g' ≈ k·g because the error sits in g'; c = 1/k. A scale needs evidence: k must
+    differ from 0 by more than SAFETY standard errors.
+    """
+    mask = np.ones(len(p), dtype=bool) if where is None else where
+    a, d, e = p.analytic[mask], p.numerical[mask], p.estimate[mask]
+    k, k_error = fit(a, d, e)
+    if not math.isfinite(k) or abs(k) <= SAFETY * k_error or not explains(d - k * a, e):
+        return None
+    return Scale(1.0 / k, k_error / k**2)
+
+
+def is_sign(fitted: Scale) -> bool:
+    """Is the factor −1, and known well enough to say so?"""
+    spread = SAFETY * fitted.error
+    return spread < 0.5 and abs(fitted.factor + 1.0) <= spread
+
+
+def regularization(p: Projections) -> Optional[float]:
+    """λ with g' − g ≈ λ·θ (the error proportional to the parameter), if it explains the tensor."""
+    residual = p.numerical - p.analytic
+    lam, lam_error = fit(p.theta, residual, p.estimate)
+    if not math.isfinite(lam) or abs(lam) <= SAFETY * lam_error:
+        return None
+    return lam if explains(residual - lam * p.theta, p.estimate) else None
+
+
+def nearest_integer(value: float, error: float) -> Optional[int]:
+    """The integer ≥ 2 that ``value`` equals within SAFETY standard errors, if exactly one can."""
+    n = round(value)
+    spread = SAFETY * error
+    if n >= 2 and spread < 0.5 and abs(value - n) <= spread:
+        return int(n)
+    return None
+
+
+def factor_cause(c: float, error: float) -> Optional[tuple[str, int]]:
+    """The simple form a factor c > 0 takes, within SAFETY standard errors: ("times", n) for
+    c = n, ("divided", n) for 1/n, ("root", n) for √n, ("inverse_root", n) for 1/√n; else None."""
+    n = nearest_integer(c, error)
+    if n is not None:
+        return "times", n
+    inverse = nearest_integer(1.0 / c, error / c**2) if c else None
+    if inverse is not None:
+        return "divided", inverse
+    square = nearest_integer(c * c, 2 * abs(c) * error)
+    if square is not None:
+        return "root", square
+    inverse_square = nearest_integer(1.0 / (c * c), 2 * error / abs(c) ** 3) if c else None
+    if inverse_square is not None:
+        return "inverse_root", inverse_square
+    return None
+
+
+# --- The directional fits certify used before the two engines were merged; they go with the
+# --- switch of certify to the fits above (kept one commit so the golden files show the change).
+
+
+@dataclass(frozen=True)
+class DirectionalEvidence:
+    """Projections of one tensor's gradient (arrays of equal length), errors kept apart."""
+
+    analytic: np.ndarray
+    numerical: np.ndarray
+    numerical_error: np.ndarray
+    analytic_error: np.ndarray
+    theta: np.ndarray  # u·θ for each direction u
+
+    def __len__(self) -> int:
+        return int(self.analytic.size)
+
+
+def _weighted(y: np.ndarray, x: np.ndarray, error: np.ndarray) -> tuple[float, float]:
+    weight = 1.0 / np.maximum(error, np.finfo(float).tiny) ** 2
+    sxx = float(np.sum(weight * x * x))
+    if sxx == 0:
+        return math.nan, math.inf
+    return float(np.sum(weight * x * y)) / sxx, 1.0 / math.sqrt(sxx)
+
+
+def directional_zero(p: DirectionalEvidence) -> bool:
+    loud = np.abs(p.numerical) > SAFETY * p.numerical_error
+    return bool(np.all(np.abs(p.analytic) <= SAFETY * p.analytic_error)) and bool(loud.any())
+
+
+def directional_scale(p: DirectionalEvidence) -> Optional[tuple[float, float]]:
+    """(c, its standard error) when analytic = c·numerical explains every projection and c ≠ 1."""
+    c, se = _weighted(p.analytic, p.numerical, p.numerical_error + p.analytic_error)
+    if not math.isfinite(c) or abs(c - 1) <= SAFETY * se:
+        return None
+    allowed = SAFETY * (abs(c) * p.numerical_error + p.analytic_error)
+    return (c, se) if bool(np.all(np.abs(p.analytic - c * p.numerical) <= allowed)) else None
+
+
+def directional_regularization(p: DirectionalEvidence) -> Optional[float]:
+    error = p.numerical_error + p.analytic_error
+    lam, se = _weighted(p.numerical - p.analytic, p.theta, error)
+    if not math.isfinite(lam) or abs(lam) <= SAFETY * se:
+        return None
+    residual = p.numerical - p.analytic - lam * p.theta
+    return lam if bool(np.all(np.abs(residual) <= SAFETY * error)) else None

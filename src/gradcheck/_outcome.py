@@ -1,0 +1,107 @@
+"""What a strategy established: the one value every strategy returns and the diagnosis reads.
+
+Evidence from single components (the full check, a sample, certify's leaves) sits in
+`Evidence`; evidence from directional tests (a tensor explained as a whole, failing directions,
+blocks not narrowed down) sits beside it. `TensorVerdict` holds what each strategy knows best
+about a tensor: how much of it was covered, how many entries are wrong, and the smallest error
+the run was sure to catch. Rows, settings, findings and the `Report` are built from this value
+once (`_assemble`, `_diagnose`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._directional import Result
+from ._fits import Projections
+from ._report._model import Finding
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Components checked one by one (sorted flat indices into θ) and how each one went."""
+
+    components: np.ndarray
+    analytic: np.ndarray
+    numerical: np.ndarray
+    tolerance: np.ndarray  # estimated error of the comparison: numerical error + analytic rounding
+    flagged: np.ndarray
+    kink: np.ndarray
+    numerical_error: np.ndarray  # the numerical derivative's own estimated error
+
+    @staticmethod
+    def join(parts: Sequence[Evidence]) -> Evidence:
+        """One `Evidence` of several, sorted by component."""
+        if not parts:
+            empty = np.zeros(0)
+            none = np.zeros(0, dtype=bool)
+            return Evidence(np.zeros(0, dtype=np.int64), empty, empty, empty, none, none, empty)
+        joined = {
+            name: np.concatenate([getattr(p, name) for p in parts]) for name in Evidence.__dataclass_fields__
+        }
+        order = np.argsort(joined["components"], kind="stable")
+        return Evidence(**{name: values[order] for name, values in joined.items()})
+
+    def where(self, mask: np.ndarray) -> Evidence:
+        """The components selected by ``mask``."""
+        return Evidence(**{name: getattr(self, name)[mask] for name in Evidence.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class TensorVerdict:
+    """One tensor as the strategy saw it."""
+
+    checked: int  # entries covered (one by one, or by every directional test)
+    wrong: int  # entries found wrong (all of them for a tensor wrong as a whole; ≥ 1 if unlocated)
+    entry_limit: float  # smallest error of a single entry sure to be caught (absolute)
+    detection_limit: float  # the same, relative to the tensor's gradient
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one strategy found, before diagnosis and rendering."""
+
+    strategy: str  # "full", "sample", "certify" or "directions"
+    reason: str  # why this strategy ran
+    passed: bool
+    difference: float  # the seeds' relative difference over what was compared
+    evidence: Evidence
+    tensors: tuple[TensorVerdict, ...]
+    explained: dict[int, Finding] = field(default_factory=dict)  # tensors explained by directional fits
+    failing: dict[int, list[Result]] = field(default_factory=dict)  # directions=K: failing tests by tensor
+    unresolved: tuple[np.ndarray, ...] = ()  # failing blocks not narrowed down to entries
+    screened: int = 0  # directional tests in the last screen
+    kink_tests: int = 0  # directional tests that crossed a kink and agreed with one side
+    miss_probability: float = 0.0
+    method: str = "central"
+    eps: object = "auto"
+
+    @property
+    def detection_limit(self) -> float:
+        """The weakest tensor's relative detection limit (what the whole run guarantees)."""
+        finite = [t.detection_limit for t in self.tensors if math.isfinite(t.detection_limit)]
+        return max(finite) if finite else math.inf
+
+
+def projections(
+    evidence: Evidence, name: str, shape: tuple[int, ...], offset: int, theta: np.ndarray
+) -> Projections:
+    """A tensor's kink-free per-component evidence as the fits see it (``evidence`` holds only its
+    components)."""
+    keep = ~evidence.kink
+    comps = evidence.components[keep]
+    return Projections(
+        name=name,
+        shape=shape,
+        analytic=evidence.analytic[keep],
+        numerical=evidence.numerical[keep],
+        # An estimate of exactly 0 (a loss of exactly 0 everywhere) would make every fit divide by 0.
+        estimate=np.maximum(evidence.tolerance[keep], np.finfo(np.float64).tiny),
+        theta=theta[comps],
+        flagged=evidence.flagged[keep],
+        local=comps - offset,
+    )

@@ -1,0 +1,447 @@
+"""Every finding's text: what is wrong, where, by how much, and the likely fix.
+
+One module writes them all, so the same bug reads the same whichever strategy gathered the
+evidence, and a change of wording is one diff. The numbers come from `_fits` and `_diagnose`;
+nothing here decides a verdict.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import Optional
+
+import numpy as np
+
+from ._compare import significance
+from ._fits import Projections, Scale, factor_cause
+from ._report._model import Finding
+from ._tree import Layout, component_name
+
+EXAMPLES = 3  # entries named in a message: enough to show a pattern, short enough to read
+# A name whose last part is b, b1, b_out, bias... is taken for a bias (the course's b1, b2).
+BIAS_NAME = re.compile(r"(^|\.)(b\d*|b_\w+|bias\w*)$", re.IGNORECASE)
+
+
+# --- bug patterns of one tensor ---------------------------------------------------------------
+
+
+def transpose(p: Projections, axes: tuple[int, int]) -> Finding:
+    if len(p.shape) == 2:
+        text = (
+            f"the analytic gradient of {p.name} is the transpose of the numerical one "
+            f"({p.shape[0]}×{p.shape[1]} is square, so the shape check cannot catch it): "
+            f"return its transpose (swap the operands of the product that computes it)"
+        )
+    else:
+        first, second = axes
+        index = ["i" if k == first else "j" if k == second else ":" for k in range(len(p.shape))]
+        swapped = ["j" if k == first else "i" if k == second else ":" for k in range(len(p.shape))]
+        text = (
+            f"the analytic gradient of {p.name} is the numerical one with axes {first} and {second} "
+            f"swapped ({p.name}[{', '.join(index)}] is stored at [{', '.join(swapped)}]; both axes "
+            f"have length {p.shape[first]}, so the shape check cannot catch it): swap them back "
+            f"(np.swapaxes(grad, {first}, {second})) or fix the transpose or einsum that computes it"
+        )
+    return _finding("transpose", p, text, None)
+
+
+def sign(p: Projections, fitted: Scale) -> Finding:
+    return _finding(
+        "sign",
+        p,
+        f"the analytic gradient of {p.name} has the wrong sign: it is {fitted.factor:.2f}× "
+        f"the numerical one over all {p.analytic.size} checked entries; look for a subtraction "
+        f"the wrong way round (y − a instead of a − y) or a minus sign too many",
+        fitted.factor,
+    )
+
+
+def scale(p: Projections, fitted: Scale) -> Finding:
+    c = fitted.factor
+    cause = likely_cause(abs(c), fitted.error)
+    flipped = " (and the wrong sign)" if c < 0 else ""
+    return _finding(
+        "scale",
+        p,
+        f"the analytic gradient of {p.name} is {times(c)} the numerical one{flipped}, a "
+        f"constant factor over all {p.analytic.size} checked entries" + (f"; {cause}" if cause else ""),
+        c,
+    )
+
+
+def regularization(p: Projections, lam: float, fitted: Optional[Scale]) -> Finding:
+    also = ""
+    if not np.any(p.analytic):
+        also = f" (the analytic gradient is zero: all of {p.name}'s gradient is this term)"
+    elif fitted is not None:
+        also = f" (equivalently, the analytic gradient is {times(fitted.factor)} the numerical one)"
+    if lam > 0:
+        text = (
+            f"the error in {p.name}'s gradient is proportional to {p.name} itself: "
+            f"numerical − analytic ≈ λ·{p.name} with λ = {lam:.4g}{also}; the analytic "
+            f"gradient misses a regularization term (remember regularization: the gradient of "
+            f"(λ/2)·||W||² is λ·W)"
+        )
+    else:
+        text = (
+            f"the error in {p.name}'s gradient is proportional to {p.name} itself: "
+            f"analytic − numerical ≈ λ·{p.name} with λ = {-lam:.4g}{also}; the analytic "
+            f"gradient has a regularization term the loss lacks (or counts it twice)"
+        )
+    return _finding("missing_regularization", p, text, lam)
+
+
+def zero(p: Projections) -> Finding:
+    wrong = p.flagged
+    largest = int(np.argmax(np.where(wrong, np.abs(p.numerical), -1.0)))
+    reach = f"{abs(p.numerical[largest]):.2e} at {_name(p, largest)}"
+    if not np.any(p.analytic):
+        text = (
+            f"the analytic gradient of {p.name} is zero everywhere ({p.analytic.size} checked "
+            f"entries) while the numerical one reaches {reach}: was it left at np.zeros or never returned?"
+        )
+    else:
+        text = (
+            f"the analytic gradient of {p.name} is zero at {_where(p, wrong)}, where the "
+            f"numerical one is not (up to {reach}): is it masked out or never accumulated?"
+        )
+    return _finding("zero_gradient", p, text, float(wrong.sum()))
+
+
+def wrong_components(p: Projections, partial: Optional[Scale]) -> Finding:
+    """Only some entries: where they sit, the factor there (``partial``) and the worst values."""
+    wrong = p.flagged
+    there = f"; there analytic ≈ {times(partial.factor)} numerical" if partial is not None else ""
+    total = math.prod(p.shape)
+    if total == 1:
+        lead = f"the only entry of {p.name} is wrong"
+    elif wrong.sum() == total:
+        lead = (
+            f"{_where(p, wrong)} is wrong, with no constant factor, sign, transpose or regularization pattern"
+        )
+    else:
+        lead = f"only some entries of {p.name} are wrong: {_where(p, wrong)}"
+    return _finding("wrong_components", p, f"{lead}{there}; worst: {_examples(p)}", float(wrong.sum()))
+
+
+def times(c: float) -> str:
+    """4.00× for a factor far from 1, 1.00012× when it is close (so it never reads 1.00×)."""
+    digits = 2 if abs(abs(c) - 1) >= 0.01 else 6
+    return f"{c:.{digits}f}×" if 0.01 <= abs(c) < 1000 else f"{c:.3g}×"
+
+
+def likely_cause(c: float, error: float) -> str:
+    """What a telling factor usually means (2, 1/2, an integer m or 1/m, √m), or ''."""
+    cause = factor_cause(c, error)
+    if cause is None:
+        return ""
+    form, n = cause
+    if form == "times" and n == 2:
+        return (
+            "a factor 2: is there a ½ in the loss (½x², whose derivative is x) that the gradient "
+            "drops, a term added twice, or a batch of m = 2 without the 1/m?"
+        )
+    if form == "times":
+        return f"if {n} is your batch size m, did you forget the 1/m?"
+    if form == "divided" and n == 2:
+        return (
+            "a factor 1/2: does the gradient keep a ½ that the loss does not have, or count once "
+            "a term that the loss counts twice (a shared weight)?"
+        )
+    if form == "divided":
+        return (
+            f"if {n} is your batch size m, did you divide by m twice, or does the loss "
+            f"sum over the batch while the gradient averages?"
+        )
+    if form == "root":
+        return f"c² ≈ {n}: a missing 1/√{n} (such as attention's 1/√d)?"
+    return f"1/c² ≈ {n}: an extra 1/√{n} (such as attention's 1/√d)?"
+
+
+def _where(p: Projections, wrong: np.ndarray) -> str:
+    """Where the wrong entries sit: one entry, a row, a column, a slice, or how many of all."""
+    assert p.local is not None
+    local = p.local[wrong]
+    total = math.prod(p.shape)
+    if local.size == 1:
+        return f"one entry, {component_name(p.name, p.shape, int(local[0]))}"
+    if local.size == total:
+        kind = "the bias " if BIAS_NAME.search(p.name) else ""
+        return f"every entry of {kind}{p.name}"
+    coords = np.array(np.unravel_index(local, p.shape))
+    axes = [axis for axis, n in enumerate(p.shape) if n > 1]
+    shared = [axis for axis in axes if np.all(coords[axis] == coords[axis][0])]
+    if shared:
+        picked = [str(int(coords[axis][0])) if axis in shared else ":" for axis in range(len(p.shape))]
+        text = f"{p.name}[{', '.join(picked)}]"
+        entries = math.prod(n for axis, n in enumerate(p.shape) if axis not in shared)
+        count = f"{local.size} of its {entries} entries"
+        if len(p.shape) == 2 and shared == [0]:
+            return f"row {picked[0]} ({text}, {count})"
+        if len(p.shape) == 2 and shared == [1]:
+            return f"column {picked[1]} ({text}, {count})"
+        return f"the slice {text} ({count})"
+    return f"{local.size} of the {total} entries of {p.name}"
+
+
+def _worst(p: Projections) -> np.ndarray:
+    """Positions of the most significant wrong comparisons (at most EXAMPLES)."""
+    wrong = np.flatnonzero(p.flagged)
+    ratio = significance(p.analytic[wrong], p.numerical[wrong], p.estimate[wrong])
+    return wrong[np.argsort(-ratio, kind="stable")[:EXAMPLES]]
+
+
+def _examples(p: Projections) -> str:
+    return "; ".join(
+        f"{_name(p, k)} analytic {p.analytic[k]:.4g}, numerical {p.numerical[k]:.4g}"
+        for k in _worst(p).tolist()
+    )
+
+
+def _name(p: Projections, position: int) -> str:
+    assert p.local is not None
+    return component_name(p.name, p.shape, int(p.local[position]))
+
+
+def _finding(kind: str, p: Projections, message: str, value: Optional[float]) -> Finding:
+    names = tuple(_name(p, k) for k in _worst(p).tolist()) if p.local is not None else ()
+    return Finding(kind, p.name, message, names, value)
+
+
+# --- what certify and directions=K could not narrow down --------------------------------------
+
+
+def failing_directions(
+    name: str, failing: int, screened: int, analytic: float, numerical: float, ratio: float
+) -> Finding:
+    return Finding(
+        "wrong_components",
+        name,
+        f"the gradient of {name} disagrees with the loss along {failing} of {screened} random "
+        f"directions (worst: analytic {analytic:.6e}, numerical {numerical:.6e}, {ratio:.0f}× its "
+        f"error); directions cannot say which entries: run strategy='certify' to locate them",
+        (),
+        float(failing),
+    )
+
+
+def unresolved(name: Optional[str], entries: int, first: str, last: str) -> Finding:
+    return Finding(
+        "wrong_components",
+        name,
+        f"directional tests fail on {entries} entries between {first} and {last} that "
+        f"were not narrowed down further; check them with strategy='full'",
+        (first, last),
+        float(entries),
+    )
+
+
+# --- what the check left out or could not see -------------------------------------------------
+
+
+def kinks(layout: Layout, components: np.ndarray, kink: np.ndarray) -> list[Finding]:
+    """One finding per tensor with components on a kink (ReLU, max, abs) within the step."""
+    findings = []
+    ids = layout.tensor_ids()[components]
+    for position, tensor in enumerate(layout.tensors):
+        hits = components[kink & (ids == position)]
+        if hits.size == 0:
+            continue
+        names = tuple(tensor.component_name(int(i) - tensor.offset) for i in hits[:EXAMPLES])
+        findings.append(
+            Finding(
+                "kink",
+                tensor.name,
+                f"{hits.size} component(s) of {tensor.name} sit on a kink (ReLU, max, abs or "
+                f"max-pool tie) within the finite-difference step, e.g. {', '.join(names)}; "
+                f"their one-sided derivatives differ, so they are left out of the verdict",
+                names,
+                float(hits.size),
+            )
+        )
+    return findings
+
+
+def directional_kinks(count: int) -> Finding:
+    return Finding(
+        "kink",
+        None,
+        f"{count} directional test(s) crossed a kink (ReLU, max, abs); the analytic "
+        f"gradient matched the one-sided derivative on θ's side, so they count as passed",
+        (),
+        float(count),
+    )
+
+
+def precision(relative_noise: float, detection_limit: float) -> Finding:
+    return Finding(
+        "precision",
+        None,
+        f"the loss carries round-off noise of {relative_noise:.1e} relative to its value (float64 "
+        f"carries 1e-16, float32 1e-7), so this check can only detect gradient errors above "
+        f"{detection_limit:.1e} relative; run the check in float64 if your code allows it",
+        (),
+        detection_limit,
+    )
+
+
+def coverage(
+    checked: int, size: int, weakest: str, weakest_size: int, entries: int, probability: float
+) -> Finding:
+    return Finding(
+        "coverage",
+        weakest,
+        f"sampled {checked} of {size} components ({checked / size:.1%}): a single "
+        f"wrong entry among the {size - checked} unchecked ones goes unnoticed whatever its size, "
+        f"and an error must touch {entries} of {weakest}'s {weakest_size} entries "
+        f"({entries / weakest_size:.0%}) to be caught with {probability:.0%} "
+        f"probability. The detection limits hold for the checked components only; "
+        f"components=None checks them all",
+        (),
+        checked / size,
+    )
+
+
+# --- a layer's backward (check_vjp) -------------------------------------------------------------
+
+
+def repeatability(name: str, value: float) -> Finding:
+    return Finding(
+        "repeatability",
+        name,
+        f"calling vjp twice with the same cotangent gave different gradients for {name} "
+        f"({value:.1e} relative): the backward keeps state between calls (accumulates "
+        f"into a buffer with +=, or draws random numbers); return fresh arrays every call",
+        (),
+        value,
+    )
+
+
+def homogeneity(name: str, value: float, tolerance: float) -> Finding:
+    return Finding(
+        "linearity",
+        name,
+        f"the gradient of {name} does not scale with the upstream gradient: vjp(2c) "
+        f"differs from 2·vjp(c) by {value:.1e} relative (rounding allows "
+        f"{tolerance:.0e}); does the backward ignore dout, or use it squared, normalised "
+        f"or through abs()?",
+        (),
+        value,
+    )
+
+
+def additivity(name: str, value: float, tolerance: float) -> Finding:
+    return Finding(
+        "linearity",
+        name,
+        f"the gradient of {name} is not additive in the upstream gradient: vjp(c₁ + c₂) "
+        f"differs from vjp(c₁) + vjp(c₂) by {value:.1e} relative (rounding allows "
+        f"{tolerance:.0e}); does the backward branch on dout itself, e.g. a ReLU mask "
+        f"taken from dout > 0 instead of the layer's input?",
+        (),
+        value,
+    )
+
+
+def modifies_cotangent(entries: int) -> Finding:
+    return Finding(
+        "modifies_cotangent",
+        None,
+        f"vjp wrote into the cotangent it was given ({entries} entries changed): where "
+        f"dout also flows elsewhere (a residual connection, a shared layer) that branch then "
+        f"gets a wrong gradient; work on a copy (dx = dout.copy())",
+        (),
+        float(entries),
+    )
+
+
+# --- the wording certify used before the two engines were merged (removed with the switch) ----
+
+
+def legacy_directional(
+    kind: str, name: str, value: Optional[float] = None, se: float = 0.0, peak: float = 0.0
+) -> Finding:
+    if kind == "zero_gradient":
+        return Finding(
+            "zero_gradient",
+            name,
+            f"the gradient of {name} is zero but the loss does depend on {name} "
+            f"(numerical derivatives up to {peak:.2e}): is its backward step missing?",
+        )
+    assert value is not None
+    if kind == "sign":
+        return Finding(
+            "sign", name, f"the gradient of {name} has the wrong sign (analytic = −1 × numerical)", (), value
+        )
+    if kind == "scale":
+        return Finding(
+            "scale",
+            name,
+            f"the gradient of {name} is {value:.6g} × the numerical one{_legacy_hint(value, se)}",
+            (),
+            value,
+        )
+    return Finding(
+        "missing_regularization",
+        name,
+        f"the gradient of {name} misses a term λ·{name} with λ = {value:.6g} (numerical − analytic "
+        f"follows {name} itself): remember the regularization term's gradient",
+        (),
+        value,
+    )
+
+
+def _legacy_hint(c: float, se: float) -> str:
+    from ._compare import SAFETY
+    from ._fits import HINT_PRECISION
+
+    size = abs(c)
+    if SAFETY * se > HINT_PRECISION * size:
+        return ""
+    for k, value, text in ((round(size), size, "{k}"), (round(1 / size), 1 / size, "1/{k}")):
+        if k < 2 or abs(value - k) > SAFETY * se * value / size:
+            continue
+        shown = text.format(k=k)
+        if k == 2:
+            return f" (a factor {shown}: a missing or extra 1/2, e.g. in the derivative of x²/2)"
+        return f" (a factor {shown}: did you forget or double the 1/m of a batch of {k}?)"
+    return ""
+
+
+def legacy_located(
+    name: str,
+    shape: tuple[int, ...],
+    offset: int,
+    components: np.ndarray,
+    names: Sequence[str],
+    analytic: np.ndarray,
+    numerical: np.ndarray,
+) -> Finding:
+    shown = ", ".join(
+        f"{n} (analytic {a:.6e}, numerical {d:.6e})"
+        for n, a, d in zip(names[:EXAMPLES], analytic[:EXAMPLES], numerical[:EXAMPLES], strict=False)
+    )
+    where = _legacy_describe(name, shape, components - offset)
+    count = len(names)
+    more = f" and {count - EXAMPLES} more" if count > EXAMPLES else ""
+    return Finding(
+        "wrong_components",
+        name,
+        f"{count} entr{'y' if count == 1 else 'ies'} of {name} {'is' if count == 1 else 'are'} wrong"
+        f"{' (' + where + ')' if where else ''}: {shown}{more}",
+        tuple(str(n) for n in names),
+        float(count),
+    )
+
+
+def _legacy_describe(name: str, shape: tuple[int, ...], local: np.ndarray) -> str:
+    if len(shape) < 2 or local.size < 2:
+        return ""
+    index = np.unravel_index(local, shape)
+    if np.unique(index[0]).size == 1:
+        return f"all in row {int(index[0][0])} of {name}"
+    if np.unique(index[-1]).size == 1:
+        return f"all in column {int(index[-1][0])} of {name}"
+    return ""
