@@ -5,10 +5,10 @@ import pytest
 
 from gradcheck import _strategy
 from gradcheck._compare import SAFETY, analytic_allowance
-from gradcheck._diagnose import legacy_directional_finding as tensor_finding
+from gradcheck._diagnose import explain
 from gradcheck._directional import Line, Lines, evaluate_along, kink
 from gradcheck._evaluate import Evaluator
-from gradcheck._fits import DirectionalEvidence as Projections
+from gradcheck._fits import Projections
 from gradcheck._noise import measure_noise
 from gradcheck._options import Options
 from gradcheck._tree import flatten
@@ -108,27 +108,28 @@ def test_kink_sees_a_slope_jump_under_curvature_and_not_a_smooth_cubic():
 
 
 def projections(analytic, numerical, theta):
-    n = len(analytic)
-    return Projections(
-        np.array(analytic), np.array(numerical), np.full(n, 1e-10), np.full(n, 1e-12), np.array(theta)
-    )
+    """Directional evidence of a tensor W: errors 1e-10 (a clean float64 loss)."""
+    analytic, numerical = np.array(analytic), np.array(numerical)
+    estimate = np.full(analytic.size, 1e-10)
+    flagged = np.abs(analytic - numerical) > SAFETY * estimate
+    return Projections("W", (30, 30), analytic, numerical, estimate, np.array(theta), flagged)
 
 
-def test_fits_name_each_tensor_wide_pattern():
+def test_fits_name_each_tensor_wide_pattern_from_directional_tests():
     numerical = RNG.standard_normal(6)
     theta = RNG.standard_normal(6)
-    assert tensor_finding("W", projections(3 * numerical, numerical, theta)).kind == "scale"
-    assert tensor_finding("W", projections(-numerical, numerical, theta)).kind == "sign"
-    assert tensor_finding("W", projections(0 * numerical, numerical, theta)).kind == "zero_gradient"
-    reg = tensor_finding("W", projections(numerical - 0.1 * theta, numerical, theta))
-    assert reg.kind == "missing_regularization" and reg.value == pytest.approx(0.1)
+    assert explain(projections(3 * numerical, numerical, theta)).kind == "scale"
+    assert explain(projections(-numerical, numerical, theta)).kind == "sign"
+    assert explain(projections(0 * numerical, numerical, RNG.standard_normal(6))).kind == "zero_gradient"
+    reg = explain(projections(numerical - 0.1 * theta, numerical, theta))
+    assert reg.kind == "missing_regularization" and reg.lam == pytest.approx(0.1)
 
 
 def test_fits_refuse_scattered_errors_and_too_few_projections():
     numerical = RNG.standard_normal(6)
     scattered = numerical + RNG.choice([-1, 1], 6) * 1e-3  # one wrong entry seen with random signs
-    assert tensor_finding("W", projections(scattered, numerical, RNG.standard_normal(6))) is None
-    assert tensor_finding("W", projections(2 * numerical[:2], numerical[:2], numerical[:2])) is None
+    assert not explain(projections(scattered, numerical, RNG.standard_normal(6))).tensor_wide
+    assert not explain(projections(2 * numerical[:2], numerical[:2], numerical[:2])).tensor_wide
 
 
 @pytest.mark.parametrize(

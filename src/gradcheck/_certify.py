@@ -56,7 +56,7 @@ def run(probe: Probe, gradient: Gradient, choice: Choice) -> Outcome:
         else 0.0,
         evidence=evidence,
         tensors=tensors,
-        explained=screening.tensor_findings,
+        explained=screening.directional,
         failing=screening.failing_tensors,
         unresolved=tuple(screening.unresolved),
         screened=len(screening.screen),
@@ -118,7 +118,7 @@ def screen(probe: Probe, gradient: Gradient, *, patterns: int = PATTERNS, locali
 def _remaining(probe: Probe, screening: Screening, active: np.ndarray) -> np.ndarray:
     """The components still to screen: not in a tensor explained as a whole, not on a kink."""
     keep = np.ones(probe.theta.size, dtype=bool)
-    for k in screening.tensor_findings:
+    for k in screening.explained | set(screening.directional):
         keep[probe.layout.tensors[k].slice] = False
     for evidence in screening.checked:
         keep[evidence.components[evidence.kink]] = False
@@ -163,7 +163,7 @@ def _verdicts(
         entry = limit / float(np.min(scale[covered])) if covered.size else math.inf
         typical = float(np.median(np.abs(gradient.values[tensor.slice]))) if tensor.size else 0.0
         wrong = int(evidence.flagged[ids_checked == k].sum())
-        if k in screening.tensor_findings:
+        if k in screening.directional:  # wrong as a whole, no entry checked one by one
             wrong = tensor.size
         elif k in screening.failing_tensors or tensor.name in unresolved:
             wrong = max(wrong, 1)

@@ -19,12 +19,8 @@ import numpy as np
 from . import _plan, _wording
 from ._fits import (
     MIN_PROJECTIONS,
-    DirectionalEvidence,
     Projections,
     Scale,
-    directional_regularization,
-    directional_scale,
-    directional_zero,
     factor_cause,
     informative,
     is_sign,
@@ -58,8 +54,21 @@ class Explanation:
         return self.kind != "wrong_components"
 
 
-def explain(p: Projections) -> Explanation:
-    """The most specific pattern that explains every comparison of one tensor."""
+def explain(p: Projections, *, whole: bool = True) -> Explanation:
+    """The most specific pattern that explains every comparison of one tensor.
+
+    ``whole=False`` says the evidence is not a fair view of the whole tensor (the entries certify
+    located, while the rest of the tensor passed its directional tests): then only where the
+    wrong entries are, and whether they are zero, can be said.
+    """
+    if not whole:
+        return (
+            Explanation("zero_gradient")
+            if is_zero(p)
+            else Explanation("wrong_components", scale(p, p.flagged))
+        )
+    if p.local is None and len(p) < MIN_PROJECTIONS:
+        return Explanation("wrong_components")
     axes = transposed_axes(p)
     if axes is not None:
         return Explanation("transpose", axes=axes)
@@ -83,9 +92,9 @@ def _telling(fitted: Scale) -> bool:
     return factor_cause(abs(fitted.factor), fitted.error) is not None
 
 
-def tensor_finding(p: Projections) -> Finding:
+def tensor_finding(p: Projections, *, whole: bool = True) -> Finding:
     """The one finding that explains a tensor's wrong components (its most specific pattern)."""
-    found = explain(p)
+    found = explain(p, whole=whole)
     if found.kind == "transpose":
         assert found.axes is not None
         return _wording.transpose(p, found.axes)
@@ -103,24 +112,6 @@ def tensor_finding(p: Projections) -> Finding:
     return _wording.wrong_components(p, found.fitted)
 
 
-def legacy_directional_finding(name: str, p: DirectionalEvidence) -> Optional[Finding]:
-    """Certify's tensor-wide pattern before the engines were merged (removed with the switch)."""
-    if len(p) < MIN_PROJECTIONS:
-        return None
-    if directional_zero(p):
-        return _wording.legacy_directional("zero_gradient", name, peak=float(np.max(np.abs(p.numerical))))
-    fitted = directional_scale(p)
-    if fitted is not None:
-        c, se = fitted
-        if abs(c + 1) <= 8.0 * se:
-            return _wording.legacy_directional("sign", name, c)
-        return _wording.legacy_directional("scale", name, c, se)
-    lam = directional_regularization(p)
-    if lam is not None:
-        return _wording.legacy_directional("missing_regularization", name, lam)
-    return None
-
-
 def findings(outcome: Outcome, layout: Layout, theta: np.ndarray, relative_noise: float) -> list[Finding]:
     """Every finding of a check: bug findings by tensor, then what the check could not see."""
     found: list[Finding] = []
@@ -128,29 +119,14 @@ def findings(outcome: Outcome, layout: Layout, theta: np.ndarray, relative_noise
     ids = layout.tensor_ids()[evidence.components]
     for k, tensor in enumerate(layout.tensors):
         if k in outcome.explained:
-            found.append(outcome.explained[k])
+            found.append(tensor_finding(outcome.explained[k]))
             continue
         mine = evidence.where(ids == k)
         if mine.flagged.any():
-            whole = np.unique(mine.components).size == tensor.size
-            if outcome.strategy in ("full", "sample") or whole:
-                found.append(
-                    tensor_finding(projections(mine, tensor.name, tensor.shape, tensor.offset, theta))
-                )
-            else:
-                comps = mine.components[mine.flagged]
-                names = [tensor.component_name(int(c) - tensor.offset) for c in comps]
-                found.append(
-                    _wording.legacy_located(
-                        tensor.name,
-                        tensor.shape,
-                        tensor.offset,
-                        comps,
-                        names,
-                        mine.analytic[mine.flagged],
-                        mine.numerical[mine.flagged],
-                    )
-                )
+            # A sample is a fair view of its tensor; the entries certify located are not.
+            whole = outcome.strategy in ("full", "sample") or np.unique(mine.components).size == tensor.size
+            view = projections(mine, tensor.name, tensor.shape, tensor.offset, theta)
+            found.append(tensor_finding(view, whole=whole))
         if k in outcome.failing:
             results = outcome.failing[k]
             worst = max(results, key=lambda r: abs(r.residual) / r.error)

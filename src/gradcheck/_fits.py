@@ -27,12 +27,9 @@ import numpy as np
 
 from ._compare import SAFETY
 
-# A one-parameter fit needs two degrees of freedom left to be refutable; fewer projections
-# are always explained (a single wrong entry *is* a scale error of a one-entry tensor).
+# A one-parameter fit needs two degrees of freedom left to be refutable: fewer directional
+# tests are always explained (a single wrong entry *is* a scale error along one direction).
 MIN_PROJECTIONS = 3
-# Name a likely cause of a directional scale only when c is known to 1 %: then "2" and "1/m"
-# are not guesses.
-HINT_PRECISION = 0.01
 
 
 @dataclass(frozen=True)
@@ -169,52 +166,3 @@ def factor_cause(c: float, error: float) -> Optional[tuple[str, int]]:
     if inverse_square is not None:
         return "inverse_root", inverse_square
     return None
-
-
-# --- The directional fits certify used before the two engines were merged; they go with the
-# --- switch of certify to the fits above (kept one commit so the golden files show the change).
-
-
-@dataclass(frozen=True)
-class DirectionalEvidence:
-    """Projections of one tensor's gradient (arrays of equal length), errors kept apart."""
-
-    analytic: np.ndarray
-    numerical: np.ndarray
-    numerical_error: np.ndarray
-    analytic_error: np.ndarray
-    theta: np.ndarray  # u·θ for each direction u
-
-    def __len__(self) -> int:
-        return int(self.analytic.size)
-
-
-def _weighted(y: np.ndarray, x: np.ndarray, error: np.ndarray) -> tuple[float, float]:
-    weight = 1.0 / np.maximum(error, np.finfo(float).tiny) ** 2
-    sxx = float(np.sum(weight * x * x))
-    if sxx == 0:
-        return math.nan, math.inf
-    return float(np.sum(weight * x * y)) / sxx, 1.0 / math.sqrt(sxx)
-
-
-def directional_zero(p: DirectionalEvidence) -> bool:
-    loud = np.abs(p.numerical) > SAFETY * p.numerical_error
-    return bool(np.all(np.abs(p.analytic) <= SAFETY * p.analytic_error)) and bool(loud.any())
-
-
-def directional_scale(p: DirectionalEvidence) -> Optional[tuple[float, float]]:
-    """(c, its standard error) when analytic = c·numerical explains every projection and c ≠ 1."""
-    c, se = _weighted(p.analytic, p.numerical, p.numerical_error + p.analytic_error)
-    if not math.isfinite(c) or abs(c - 1) <= SAFETY * se:
-        return None
-    allowed = SAFETY * (abs(c) * p.numerical_error + p.analytic_error)
-    return (c, se) if bool(np.all(np.abs(p.analytic - c * p.numerical) <= allowed)) else None
-
-
-def directional_regularization(p: DirectionalEvidence) -> Optional[float]:
-    error = p.numerical_error + p.analytic_error
-    lam, se = _weighted(p.numerical - p.analytic, p.theta, error)
-    if not math.isfinite(lam) or abs(lam) <= SAFETY * se:
-        return None
-    residual = p.numerical - p.analytic - lam * p.theta
-    return lam if bool(np.all(np.abs(residual) <= SAFETY * error)) else None

@@ -16,11 +16,11 @@ from typing import Optional
 import numpy as np
 
 from . import _diagnose
+from ._compare import SAFETY
 from ._directional import Line, Lines, Result, line
-from ._fits import DirectionalEvidence
-from ._outcome import Evidence
+from ._fits import Projections
+from ._outcome import Evidence, projections
 from ._probe import Gradient, Probe
-from ._report._model import Finding
 from ._steps import StepRule
 
 # Tests of a failing tensor's own for the tensor-wide fit: five degrees of freedom left after
@@ -49,7 +49,8 @@ class Screening:
     first_screen: list[Result]  # against the user's gradient, before any correction
     active: np.ndarray  # components the last screen covered
     checked: list[Evidence] = field(default_factory=list)  # per-component checks along the way
-    tensor_findings: dict[int, Finding] = field(default_factory=dict)
+    explained: set[int] = field(default_factory=set)  # tensors one pattern explains, entry by entry
+    directional: dict[int, Projections] = field(default_factory=dict)  # ... or along directions
     unresolved: list[np.ndarray] = field(default_factory=list)
     failing_tensors: dict[int, list[Result]] = field(default_factory=dict)  # directions=K only
     used: set[int] = field(default_factory=set)  # screen tests that guided a localisation
@@ -124,17 +125,21 @@ class Localiser:
         results = [first] + self.run([line(self.rule, block, p) for p in patterns[1:]], always_refine=True)
         kept = [(r, p) for r, p in zip(results, patterns, strict=True) if r.refined and not r.kink]
         u_theta = self.lines.scale[block] * self.probe.theta[block]
-        evidence = DirectionalEvidence(
+        tensor = self.probe.layout.tensors[k]
+        errors = np.array([r.error for r, _ in kept])
+        evidence = Projections(
+            name=tensor.name,
+            shape=tensor.shape,
             analytic=np.array([r.analytic for r, _ in kept]),
             numerical=np.array([r.numerical for r, _ in kept]),
-            numerical_error=np.array([r.roundoff + r.truncation for r, _ in kept]),
-            analytic_error=np.array([r.analytic_error for r, _ in kept]),
+            estimate=np.maximum(errors, np.finfo(np.float64).tiny),
             theta=np.array([float(p[block] @ u_theta) for _, p in kept]),
+            flagged=np.array([abs(r.residual) > SAFETY * r.error for r, _ in kept], dtype=bool),
         )
-        finding = _diagnose.legacy_directional_finding(self.probe.layout.tensors[k].name, evidence)
-        if finding is not None:
-            self.screening.tensor_findings[k] = finding
-        return finding is not None
+        if not _diagnose.explain(evidence).tensor_wide:
+            return False
+        self.screening.directional[k] = evidence
+        return True
 
     def bisect(
         self, block: np.ndarray, pattern: np.ndarray, tensor: Optional[tuple[int, Result]] = None
@@ -172,14 +177,7 @@ class Localiser:
         flagged = evidence.flagged
         self.lines.correct(block[flagged], found.numerical[flagged], evidence.tolerance[flagged])
         if tensor is not None and flagged.any():
-            usable = ~found.kink
-            fit = DirectionalEvidence(
-                analytic=evidence.analytic[usable],
-                numerical=found.numerical[usable],
-                numerical_error=found.error_estimate[usable],
-                analytic_error=self.gradient.allowance[block][usable],
-                theta=self.probe.theta[block][usable],
-            )
-            finding = _diagnose.legacy_directional_finding(self.probe.layout.tensors[tensor].name, fit)
-            if finding is not None:
-                self.screening.tensor_findings[tensor] = finding
+            t = self.probe.layout.tensors[tensor]
+            evidence_t = projections(evidence, t.name, t.shape, t.offset, self.probe.theta)
+            if _diagnose.explain(evidence_t, whole=block.size == t.size).tensor_wide:
+                self.screening.explained.add(tensor)

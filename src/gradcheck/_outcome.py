@@ -18,7 +18,6 @@ import numpy as np
 
 from ._directional import Result
 from ._fits import Projections
-from ._report._model import Finding
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,6 @@ class Evidence:
     tolerance: np.ndarray  # estimated error of the comparison: numerical error + analytic rounding
     flagged: np.ndarray
     kink: np.ndarray
-    numerical_error: np.ndarray  # the numerical derivative's own estimated error
 
     @staticmethod
     def join(parts: Sequence[Evidence]) -> Evidence:
@@ -39,7 +37,7 @@ class Evidence:
         if not parts:
             empty = np.zeros(0)
             none = np.zeros(0, dtype=bool)
-            return Evidence(np.zeros(0, dtype=np.int64), empty, empty, empty, none, none, empty)
+            return Evidence(np.zeros(0, dtype=np.int64), empty, empty, empty, none, none)
         joined = {
             name: np.concatenate([getattr(p, name) for p in parts]) for name in Evidence.__dataclass_fields__
         }
@@ -71,7 +69,7 @@ class Outcome:
     difference: float  # the seeds' relative difference over what was compared
     evidence: Evidence
     tensors: tuple[TensorVerdict, ...]
-    explained: dict[int, Finding] = field(default_factory=dict)  # tensors explained by directional fits
+    explained: dict[int, Projections] = field(default_factory=dict)  # tensors explained by directional tests
     failing: dict[int, list[Result]] = field(default_factory=dict)  # directions=K: failing tests by tensor
     unresolved: tuple[np.ndarray, ...] = ()  # failing blocks not narrowed down to entries
     screened: int = 0  # directional tests in the last screen

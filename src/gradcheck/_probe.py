@@ -137,6 +137,5 @@ class Probe:
             tolerance=tolerance,
             flagged=flagged,
             kink=found.kink,
-            numerical_error=found.error_estimate,
         )
         return evidence, found

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
 from typing import Optional
 
 import numpy as np
@@ -52,7 +51,7 @@ def sign(p: Projections, fitted: Scale) -> Finding:
         "sign",
         p,
         f"the analytic gradient of {p.name} has the wrong sign: it is {fitted.factor:.2f}× "
-        f"the numerical one over all {p.analytic.size} checked entries; look for a subtraction "
+        f"the numerical one {_over(p)}; look for a subtraction "
         f"the wrong way round (y − a instead of a − y) or a minus sign too many",
         fitted.factor,
     )
@@ -66,7 +65,7 @@ def scale(p: Projections, fitted: Scale) -> Finding:
         "scale",
         p,
         f"the analytic gradient of {p.name} is {times(c)} the numerical one{flipped}, a "
-        f"constant factor over all {p.analytic.size} checked entries" + (f"; {cause}" if cause else ""),
+        f"constant factor {_over(p)}" + (f"; {cause}" if cause else ""),
         c,
     )
 
@@ -96,6 +95,12 @@ def regularization(p: Projections, lam: float, fitted: Optional[Scale]) -> Findi
 def zero(p: Projections) -> Finding:
     wrong = p.flagged
     largest = int(np.argmax(np.where(wrong, np.abs(p.numerical), -1.0)))
+    if p.local is None:
+        text = (
+            f"the analytic gradient of {p.name} is zero {_over(p)} while the loss's derivative "
+            f"along them reaches {abs(p.numerical[largest]):.2e}: was it left at np.zeros or never returned?"
+        )
+        return _finding("zero_gradient", p, text, float(math.prod(p.shape)))
     reach = f"{abs(p.numerical[largest]):.2e} at {_name(p, largest)}"
     if not np.any(p.analytic):
         text = (
@@ -126,10 +131,22 @@ def wrong_components(p: Projections, partial: Optional[Scale]) -> Finding:
     return _finding("wrong_components", p, f"{lead}{there}; worst: {_examples(p)}", float(wrong.sum()))
 
 
+def _over(p: Projections) -> str:
+    """Which evidence a tensor-wide pattern explains: checked entries, or random directions."""
+    if p.local is not None:
+        return f"over all {p.analytic.size} checked entries"
+    return f"along all {p.analytic.size} random directions tested through its {math.prod(p.shape)} entries"
+
+
 def times(c: float) -> str:
-    """4.00× for a factor far from 1, 1.00012× when it is close (so it never reads 1.00×)."""
-    digits = 2 if abs(abs(c) - 1) >= 0.01 else 6
-    return f"{c:.{digits}f}×" if 0.01 <= abs(c) < 1000 else f"{c:.3g}×"
+    """2.00× for a factor far from 1; near 1, enough digits to show three of the deviation
+    (1.0000000298× for a float32 1/6 in a float64 gradient), so it never reads 1.00×."""
+    deviation = abs(abs(c) - 1)
+    if 0.1 <= abs(c) < 1000 and deviation >= 0.01:
+        return f"{c:.2f}×"
+    if 0.1 <= abs(c) < 1000 and deviation > 0:
+        return f"{c:.{min(15, math.ceil(-math.log10(deviation)) + 2)}f}×"
+    return f"{c:.3g}×"
 
 
 def likely_cause(c: float, error: float) -> str:
@@ -355,93 +372,3 @@ def modifies_cotangent(entries: int) -> Finding:
         (),
         float(entries),
     )
-
-
-# --- the wording certify used before the two engines were merged (removed with the switch) ----
-
-
-def legacy_directional(
-    kind: str, name: str, value: Optional[float] = None, se: float = 0.0, peak: float = 0.0
-) -> Finding:
-    if kind == "zero_gradient":
-        return Finding(
-            "zero_gradient",
-            name,
-            f"the gradient of {name} is zero but the loss does depend on {name} "
-            f"(numerical derivatives up to {peak:.2e}): is its backward step missing?",
-        )
-    assert value is not None
-    if kind == "sign":
-        return Finding(
-            "sign", name, f"the gradient of {name} has the wrong sign (analytic = −1 × numerical)", (), value
-        )
-    if kind == "scale":
-        return Finding(
-            "scale",
-            name,
-            f"the gradient of {name} is {value:.6g} × the numerical one{_legacy_hint(value, se)}",
-            (),
-            value,
-        )
-    return Finding(
-        "missing_regularization",
-        name,
-        f"the gradient of {name} misses a term λ·{name} with λ = {value:.6g} (numerical − analytic "
-        f"follows {name} itself): remember the regularization term's gradient",
-        (),
-        value,
-    )
-
-
-def _legacy_hint(c: float, se: float) -> str:
-    from ._compare import SAFETY
-    from ._fits import HINT_PRECISION
-
-    size = abs(c)
-    if SAFETY * se > HINT_PRECISION * size:
-        return ""
-    for k, value, text in ((round(size), size, "{k}"), (round(1 / size), 1 / size, "1/{k}")):
-        if k < 2 or abs(value - k) > SAFETY * se * value / size:
-            continue
-        shown = text.format(k=k)
-        if k == 2:
-            return f" (a factor {shown}: a missing or extra 1/2, e.g. in the derivative of x²/2)"
-        return f" (a factor {shown}: did you forget or double the 1/m of a batch of {k}?)"
-    return ""
-
-
-def legacy_located(
-    name: str,
-    shape: tuple[int, ...],
-    offset: int,
-    components: np.ndarray,
-    names: Sequence[str],
-    analytic: np.ndarray,
-    numerical: np.ndarray,
-) -> Finding:
-    shown = ", ".join(
-        f"{n} (analytic {a:.6e}, numerical {d:.6e})"
-        for n, a, d in zip(names[:EXAMPLES], analytic[:EXAMPLES], numerical[:EXAMPLES], strict=False)
-    )
-    where = _legacy_describe(name, shape, components - offset)
-    count = len(names)
-    more = f" and {count - EXAMPLES} more" if count > EXAMPLES else ""
-    return Finding(
-        "wrong_components",
-        name,
-        f"{count} entr{'y' if count == 1 else 'ies'} of {name} {'is' if count == 1 else 'are'} wrong"
-        f"{' (' + where + ')' if where else ''}: {shown}{more}",
-        tuple(str(n) for n in names),
-        float(count),
-    )
-
-
-def _legacy_describe(name: str, shape: tuple[int, ...], local: np.ndarray) -> str:
-    if len(shape) < 2 or local.size < 2:
-        return ""
-    index = np.unravel_index(local, shape)
-    if np.unique(index[0]).size == 1:
-        return f"all in row {int(index[0][0])} of {name}"
-    if np.unique(index[-1]).size == 1:
-        return f"all in column {int(index[-1][0])} of {name}"
-    return ""
