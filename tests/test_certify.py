@@ -182,7 +182,11 @@ def test_a_spread_bug_of_no_known_pattern_stops_at_the_component_budget(net, mon
 
     monkeypatch.setattr(_localise, "COMPONENT_BUDGET", 16)
     loss, params, grad = net
-    report = certify(loss, params, planted(grad, W2=lambda g: g.T.copy()))
+
+    def spread(g):  # every entry off by its own factor: no scale, sign, λ, zero or swap explains it
+        return g * (1 + 0.5 * np.cos(np.arange(g.size))).reshape(g.shape)
+
+    report = certify(loss, params, planted(grad, W2=spread))
     assert not report.passed and report.wrong_tensors == ["W2"]
     assert any("not narrowed down further" in f.message for f in report.findings)
     assert report.components.size < 64

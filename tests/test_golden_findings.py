@@ -15,6 +15,7 @@ import pytest
 
 import gradcheck as gc
 from models.collection import cases
+from test_transpose import conv, swapped
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("GRADCHECK_UPDATE_GOLDEN") == "1"
@@ -90,6 +91,9 @@ def _problems():
             lambda: {k: v.copy() for k, v in params.items()},
             (lambda p, bug=bug: grad(p, bug)),
         )
+    for channels, size in ((2, 6), (12, 8)):  # 36 entries, and 1,296: too many for one by one
+        loss, kernel, grad = conv(channels, size)
+        yield f"conv{channels}:K-axes-swapped", loss, lambda kernel=kernel: dict(kernel), swapped(grad, 0, 1)
 
 
 def _lines(strategy: str) -> list[str]:

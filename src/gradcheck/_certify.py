@@ -163,13 +163,14 @@ def _verdicts(
         entry = limit / float(np.min(scale[covered])) if covered.size else math.inf
         typical = float(np.median(np.abs(gradient.values[tensor.slice]))) if tensor.size else 0.0
         wrong = int(evidence.flagged[ids_checked == k].sum())
-        if k in screening.directional:  # wrong as a whole, no entry checked one by one
-            wrong = tensor.size
+        checked = int(covered.size + np.count_nonzero(~np.isin(comps, covered, assume_unique=True)))
+        if k in screening.directional:  # wrong as a whole, every entry in the tests that say so
+            wrong = checked = tensor.size
         elif k in screening.failing_tensors or tensor.name in unresolved:
             wrong = max(wrong, 1)
         verdicts.append(
             TensorVerdict(
-                checked=int(covered.size + np.count_nonzero(~np.isin(comps, covered, assume_unique=True))),
+                checked=checked,
                 wrong=wrong,
                 entry_limit=entry,
                 detection_limit=entry / typical if typical > 0 else math.inf,

@@ -44,6 +44,9 @@ class Projections:
     theta: np.ndarray  # u·θ for each direction u (θᵢ for a component)
     flagged: np.ndarray  # which comparisons disagree beyond SAFETY × estimate
     local: Optional[np.ndarray] = None  # flat positions in the tensor, when each u is one eᵢ
+    # Directional tests may be run against the analytic gradient with two axes swapped: then
+    # ``analytic`` holds u·(g with these axes swapped).
+    swapped: Optional[tuple[int, int]] = None
 
     def __len__(self) -> int:
         return int(self.analytic.size)
@@ -77,11 +80,13 @@ def informative(p: Projections) -> int:
 def transposed_axes(p: Projections) -> Optional[tuple[int, int]]:
     """The first two axes of equal length whose swap turns g' into g, if any.
 
-    Needs each component's position. Components left out (sampled away, or on a kink) are
-    skipped; at least two flagged ones need their mirror image, and every pair present must match.
+    From components: components left out (sampled away, or on a kink) are skipped; at least two
+    flagged ones need their mirror image, and every pair present must match. From directional
+    tests: they were run against g with two axes swapped, and every one of them agrees.
     """
     if p.local is None:
-        return None
+        agrees = p.swapped is not None and len(p) >= MIN_PROJECTIONS and not p.flagged.any()
+        return p.swapped if agrees else None
     for first, second in itertools.combinations(range(len(p.shape)), 2):
         if p.shape[first] == p.shape[second] >= 2 and _swap_explains(p, first, second):
             return first, second

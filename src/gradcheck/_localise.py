@@ -62,6 +62,11 @@ class Screening:
         return [r for k, r in enumerate(self.screen) if r.state != "kink" and k not in self.used]
 
 
+def _equal_axes(shape: tuple[int, ...]) -> list[tuple[int, int]]:
+    """Pairs of axes of equal length ≥ 2: the swaps a shape check cannot see."""
+    return [(a, b) for a in range(len(shape)) for b in range(a + 1, len(shape)) if shape[a] == shape[b] >= 2]
+
+
 def signs(rng: np.random.Generator, n: int) -> np.ndarray:
     """A random ±1 pattern over all of θ (int8: 1 byte per component), from n random bits."""
     bits = np.unpackbits(np.frombuffer(rng.bytes((n + 7) // 8), dtype=np.uint8))[:n]
@@ -123,23 +128,61 @@ class Localiser:
         """Explain a failing tensor by one tensor-wide pattern, from tests of its own."""
         patterns = [pattern] + [signs(self.rng, self.probe.theta.size) for _ in range(FIT_PATTERNS - 1)]
         results = [first] + self.run([line(self.rule, block, p) for p in patterns[1:]], always_refine=True)
+        evidence: Optional[Projections] = self._projections(k, block, results, patterns)
+        if evidence is not None and not _diagnose.explain(evidence).tensor_wide:
+            swaps = (self._swap(k, block, axes) for axes in _equal_axes(evidence.shape))
+            evidence = next((found for found in swaps if found is not None), None)
+        if evidence is None:
+            return False
+        self.screening.directional[k] = evidence
+        return True
+
+    def _swap(self, k: int, block: np.ndarray, axes: tuple[int, int]) -> Optional[Projections]:
+        """Directional tests of tensor k against its gradient with ``axes`` swapped, if they all
+        agree: a transposed gradient of any size, in FIT_PATTERNS tests."""
+        tensor = self.probe.layout.tensors[k]
+        if block.size != tensor.size:  # entries left the screen (kinks): the swap has no partner
+            return None
+
+        def swap(values: np.ndarray) -> np.ndarray:
+            out = values.copy()
+            out[tensor.slice] = np.swapaxes(values[tensor.slice].reshape(tensor.shape), *axes).reshape(-1)
+            return out
+
+        lines = Lines(
+            self.probe.evaluator,
+            swap(self.lines.gradient),
+            swap(self.lines.allowance),
+            self.probe.noise,
+            self.probe.loss_value,
+        )
+        patterns = [signs(self.rng, self.probe.theta.size) for _ in range(FIT_PATTERNS)]
+        results = lines.run([line(self.rule, block, p) for p in patterns], always_refine=True)
+        evidence = self._projections(k, block, results, patterns, swapped=axes)
+        return evidence if _diagnose.explain(evidence).kind == "transpose" else None
+
+    def _projections(
+        self,
+        k: int,
+        block: np.ndarray,
+        results: list[Result],
+        patterns: list[np.ndarray],
+        swapped: Optional[tuple[int, int]] = None,
+    ) -> Projections:
+        """Tensor k's evidence from refined directional tests (kinked ones left out)."""
         kept = [(r, p) for r, p in zip(results, patterns, strict=True) if r.refined and not r.kink]
         u_theta = self.lines.scale[block] * self.probe.theta[block]
         tensor = self.probe.layout.tensors[k]
-        errors = np.array([r.error for r, _ in kept])
-        evidence = Projections(
+        return Projections(
             name=tensor.name,
             shape=tensor.shape,
             analytic=np.array([r.analytic for r, _ in kept]),
             numerical=np.array([r.numerical for r, _ in kept]),
-            estimate=np.maximum(errors, np.finfo(np.float64).tiny),
+            estimate=np.maximum(np.array([r.error for r, _ in kept]), np.finfo(np.float64).tiny),
             theta=np.array([float(p[block] @ u_theta) for _, p in kept]),
             flagged=np.array([abs(r.residual) > SAFETY * r.error for r, _ in kept], dtype=bool),
+            swapped=swapped,
         )
-        if not _diagnose.explain(evidence).tensor_wide:
-            return False
-        self.screening.directional[k] = evidence
-        return True
 
     def bisect(
         self, block: np.ndarray, pattern: np.ndarray, tensor: Optional[tuple[int, Result]] = None
