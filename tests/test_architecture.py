@@ -18,7 +18,7 @@ DOCS = Path(__file__).parents[1] / "docs" / "architecture.md"
 LAYERS: list[tuple[str, set[str]]] = [
     ("errors and options", {"_errors", "_options", "_version"}),
     ("comparison, stencils and steps", {"_compare", "_stencils", "_steps", "_files"}),
-    ("tree and report model", {"_tree", "_aliasing", "_report._model"}),
+    ("tree and report model", {"_tree", "_aliasing", "_report", "_report._model"}),
     (
         "numerics, evaluation, fits, wording, renderings",
         {
@@ -35,7 +35,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "_evaluate._budget",
             "_fits",
             "_wording",
-            "_report",
+            "_report._report",
             "_report._text",
             "_report._json",
             "_report._html",
@@ -95,14 +95,22 @@ def _imports(path: Path, module: str) -> set[str]:
     )
     found = set()
     for node in ast.walk(tree):
-        if not isinstance(node, ast.ImportFrom) or id(node) in skipped or node.level == 0:
+        if id(node) in skipped:
             continue
-        base = package[: len(package) - (node.level - 1)] if node.level > 1 else package
-        target = [*base, *(node.module.split(".") if node.module else [])]
-        names = [alias.name for alias in node.names] if node.module is None else [None]
-        for name in names:
-            full = ".".join(target + ([name] if name else []))
-            found.add(full)
+        if isinstance(node, ast.Import):  # import gradcheck._tree (absolute)
+            found |= {alias.name.removeprefix("gradcheck.") for alias in node.names}
+            continue
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        if node.level == 0:  # from gradcheck._tree import flatten, from gradcheck import _tree
+            if node.module is None or not (node.module + ".").startswith("gradcheck."):
+                continue
+            target = node.module.split(".")[1:]
+        else:
+            base = package[: len(package) - (node.level - 1)] if node.level > 1 else package
+            target = [*base, *(node.module.split(".") if node.module else [])]
+        for alias in node.names:
+            found |= {".".join(target), ".".join([*target, alias.name])}
     return {m for m in found if m in RANK}
 
 
@@ -149,6 +157,14 @@ def test_there_is_no_import_cycle():
     for module in sorted(graph):
         if module not in state:
             assert visit(module, []) == [], "import cycle"
+
+
+def test_a_sub_package_init_imports_only_its_own_modules():
+    """Importing any module of a family runs the family's __init__ first: it must not pull in
+    another layer (the report model must load without its renderers)."""
+    for init in PACKAGE.glob("*/__init__.py"):
+        family = init.parent.name
+        assert {m for m in _imports(init, family) if not m.startswith(family + ".")} == set(), init
 
 
 def test_the_architecture_page_names_every_module():

@@ -144,6 +144,7 @@ def test_a_wrong_row_is_found_and_described(net):
     [
         ("W2", lambda g: 2 * g, "scale", 2.0, "a factor 2"),
         ("W1", lambda g: g / 32, "scale", 1 / 32, "0.0313×"),
+        ("W1", lambda g: g / 32, "scale", 1 / 32, "if 32 is your batch size m, did you divide by m twice"),
         ("W1", lambda g: -g, "sign", -1.0, "wrong sign"),
         ("W2", lambda g: 0 * g, "zero_gradient", None, "is zero"),
         ("b1", lambda g: 0 * g, "zero_gradient", None, "is zero"),

@@ -68,6 +68,9 @@ def _mlp(hidden: int = 30, seed: int = 1, batch: int = 32):
         elif bug == "W1-row":
             g["W1"] = g["W1"].copy()
             g["W1"][4] *= 1.2
+        elif bug == "W1-rows-zero":
+            g["W1"] = g["W1"].copy()
+            g["W1"][:4] = 0.0
         elif bug == "V-zero":
             g["V"] = np.zeros_like(g["V"])
         return g
@@ -75,7 +78,18 @@ def _mlp(hidden: int = 30, seed: int = 1, batch: int = 32):
     return loss, params, grad
 
 
-MLP_BUGS = (None, "W2x2", "W2-sign", "W2-no-l2", "W2-zero", "W2-transposed", "W2-entry", "W1-row", "V-zero")
+MLP_BUGS = (
+    None,
+    "W2x2",
+    "W2-sign",
+    "W2-no-l2",
+    "W2-zero",
+    "W2-transposed",
+    "W2-entry",
+    "W1-row",
+    "W1-rows-zero",
+    "V-zero",
+)
 
 
 def _problems():

@@ -24,7 +24,8 @@ from ._errors import (
 )
 from ._monitor import Monitor
 from ._problem import Problem
-from ._report import Component, Finding, Report, Settings, TensorRow
+from ._report._model import Component, Finding, Settings, TensorRow
+from ._report._report import Report
 from ._version import __version__ as __version__
 from ._vjp import check_vjp
 

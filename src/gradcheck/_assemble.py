@@ -10,7 +10,8 @@ import numpy as np
 from ._compare import ranking, relative_difference
 from ._outcome import Outcome
 from ._probe import Gradient, Probe
-from ._report import Finding, Report, Settings, TensorRow
+from ._report._model import Finding, Settings, TensorRow
+from ._report._report import Report
 
 
 def report(

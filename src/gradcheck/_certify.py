@@ -56,7 +56,8 @@ def run(probe: Probe, gradient: Gradient, choice: Choice) -> Outcome:
         else 0.0,
         evidence=evidence,
         tensors=tensors,
-        explained=screening.directional,
+        directional=screening.directional,
+        located=True,
         failing=screening.failing_tensors,
         unresolved=tuple(screening.unresolved),
         screened=len(screening.screen),
@@ -118,7 +119,7 @@ def screen(probe: Probe, gradient: Gradient, *, patterns: int = PATTERNS, locali
 def _remaining(probe: Probe, screening: Screening, active: np.ndarray) -> np.ndarray:
     """The components still to screen: not in a tensor explained as a whole, not on a kink."""
     keep = np.ones(probe.theta.size, dtype=bool)
-    for k in screening.explained | set(screening.directional):
+    for k in screening.explained_entrywise | set(screening.directional):
         keep[probe.layout.tensors[k].slice] = False
     for evidence in screening.checked:
         keep[evidence.components[evidence.kink]] = False

@@ -17,8 +17,11 @@ from . import _assemble, _certify, _diagnose, _full, _options
 from ._evaluate import Loss, warn_if_slow
 from ._options import SLOW_SECONDS, Eps, Options
 from ._probe import Grad, Probe
-from ._report import Report
+from ._report._report import Report
 from ._strategy import Choice, choose
+
+# Each strategy turns a probe and the analytic gradient into an Outcome.
+STRATEGIES = {"full": _full.run, "certify": _certify.run, "directions": _certify.run}
 
 
 def check(
@@ -107,7 +110,7 @@ def check(
     probe = Probe(loss, params, options)
     choice = _choose(probe, start)
     gradient = probe.gradient(grad)
-    outcome = (_full.run if choice.name == "full" else _certify.run)(probe, gradient, choice)
+    outcome = STRATEGIES[choice.name](probe, gradient, choice)
     findings = _diagnose.findings(outcome, probe.layout, probe.theta, probe.relative_noise)
     return _assemble.report(probe, gradient, outcome, findings, start)
 

@@ -12,7 +12,7 @@ from ._check import check
 from ._errors import GradcheckError, ProblemError
 from ._files import write_atomic
 from ._problem import Problem, framework_of, load_problem
-from ._report import Report
+from ._report._report import Report
 from ._report._text import print_report
 
 # Options passed to `check` when given on the command line.

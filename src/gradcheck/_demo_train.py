@@ -15,7 +15,7 @@ from rich.console import Console
 from . import _demo
 from ._errors import MonitorFailure
 from ._monitor import Monitor
-from ._report import Report
+from ._report._report import Report
 from ._report._text import print_report
 
 # The course's initialize_parameters_deep draws weights as randn · 0.01 and biases as zeros.

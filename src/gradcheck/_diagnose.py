@@ -48,10 +48,12 @@ class Explanation:
     lam: Optional[float] = None  # missing_regularization
     axes: Optional[tuple[int, int]] = None  # transpose
 
+    whole: bool = True  # did the evidence view the whole tensor?
+
     @property
     def tensor_wide(self) -> bool:
         """Does one pattern explain the whole tensor (anything but a few wrong entries)?"""
-        return self.kind != "wrong_components"
+        return self.whole and self.kind != "wrong_components"
 
 
 def explain(p: Projections, *, whole: bool = True) -> Explanation:
@@ -62,11 +64,8 @@ def explain(p: Projections, *, whole: bool = True) -> Explanation:
     wrong entries are, and whether they are zero, can be said.
     """
     if not whole:
-        return (
-            Explanation("zero_gradient")
-            if is_zero(p)
-            else Explanation("wrong_components", scale(p, p.flagged))
-        )
+        kind = "zero_gradient" if is_zero(p) else "wrong_components"
+        return Explanation(kind, fitted=scale(p, p.flagged), whole=False)
     if p.local is None and len(p) < MIN_PROJECTIONS:
         return Explanation("wrong_components")
     axes = transposed_axes(p)
@@ -105,7 +104,7 @@ def tensor_finding(p: Projections, *, whole: bool = True) -> Finding:
         assert found.lam is not None
         return _wording.regularization(p, found.lam, found.fitted)
     if found.kind == "zero_gradient":
-        return _wording.zero(p)
+        return _wording.zero(p, whole=found.whole)
     if found.kind == "scale":
         assert found.fitted is not None
         return _wording.scale(p, found.fitted)
@@ -118,13 +117,13 @@ def findings(outcome: Outcome, layout: Layout, theta: np.ndarray, relative_noise
     evidence = outcome.evidence
     ids = layout.tensor_ids()[evidence.components]
     for k, tensor in enumerate(layout.tensors):
-        if k in outcome.explained:
-            found.append(tensor_finding(outcome.explained[k]))
+        if k in outcome.directional:
+            found.append(tensor_finding(outcome.directional[k]))
             continue
         mine = evidence.where(ids == k)
         if mine.flagged.any():
-            # A sample is a fair view of its tensor; the entries certify located are not.
-            whole = outcome.strategy in ("full", "sample") or np.unique(mine.components).size == tensor.size
+            # A sample is a fair view of its tensor; the entries a search located are not.
+            whole = not outcome.located or np.unique(mine.components).size == tensor.size
             view = projections(mine, tensor.name, tensor.shape, tensor.offset, theta)
             found.append(tensor_finding(view, whole=whole))
         if k in outcome.failing:
@@ -146,7 +145,7 @@ def findings(outcome: Outcome, layout: Layout, theta: np.ndarray, relative_noise
         found.append(_wording.directional_kinks(outcome.kink_tests))
     if relative_noise > NOISY_LOSS:
         found.append(_wording.precision(relative_noise, outcome.detection_limit))
-    if outcome.strategy == "sample":
+    if not outcome.located:
         found += _plan.coverage_finding(layout, evidence.components)
     return found
 

@@ -77,6 +77,17 @@ def informative(p: Projections) -> int:
     return int(np.sum(np.abs(p.analytic) > SAFETY * p.estimate))
 
 
+def floor(errors: np.ndarray) -> np.ndarray:
+    """Estimated errors kept above 0: an estimate of exactly 0 (a loss of exactly 0 everywhere)
+    would make every fit divide by 0."""
+    return np.maximum(errors, np.finfo(np.float64).tiny)
+
+
+def equal_axes(shape: tuple[int, ...]) -> list[tuple[int, int]]:
+    """Pairs of axes of equal length ≥ 2: the swaps a shape check cannot see."""
+    return [(a, b) for a, b in itertools.combinations(range(len(shape)), 2) if shape[a] == shape[b] >= 2]
+
+
 def transposed_axes(p: Projections) -> Optional[tuple[int, int]]:
     """The first two axes of equal length whose swap turns g' into g, if any.
 
@@ -87,10 +98,7 @@ def transposed_axes(p: Projections) -> Optional[tuple[int, int]]:
     if p.local is None:
         agrees = p.swapped is not None and len(p) >= MIN_PROJECTIONS and not p.flagged.any()
         return p.swapped if agrees else None
-    for first, second in itertools.combinations(range(len(p.shape)), 2):
-        if p.shape[first] == p.shape[second] >= 2 and _swap_explains(p, first, second):
-            return first, second
-    return None
+    return next((axes for axes in equal_axes(p.shape) if _swap_explains(p, *axes)), None)
 
 
 def _swap_explains(p: Projections, first: int, second: int) -> bool:

@@ -18,7 +18,7 @@ import numpy as np
 from . import _diagnose
 from ._compare import SAFETY
 from ._directional import Line, Lines, Result, line
-from ._fits import Projections
+from ._fits import Projections, equal_axes, floor
 from ._outcome import Evidence, projections
 from ._probe import Gradient, Probe
 from ._steps import StepRule
@@ -38,6 +38,10 @@ FALLBACK = 128
 # Components checked one by one before bisection stops and reports the blocks still failing:
 # a bug spread over a large tensor in no pattern we know must not turn into a full check.
 COMPONENT_BUDGET = 4096
+# Axis swaps tried on a failing tensor (FIT_PATTERNS × 4 evaluations each): a matrix has one
+# pair of equal axes, a conv kernel two (spatial, channels); a tensor with more is rare, and the
+# swaps past the third are left to the bisection.
+MAX_SWAPS = 3
 
 
 @dataclass
@@ -49,7 +53,7 @@ class Screening:
     first_screen: list[Result]  # against the user's gradient, before any correction
     active: np.ndarray  # components the last screen covered
     checked: list[Evidence] = field(default_factory=list)  # per-component checks along the way
-    explained: set[int] = field(default_factory=set)  # tensors one pattern explains, entry by entry
+    explained_entrywise: set[int] = field(default_factory=set)  # tensors one pattern explains, entry by entry
     directional: dict[int, Projections] = field(default_factory=dict)  # ... or along directions
     unresolved: list[np.ndarray] = field(default_factory=list)
     failing_tensors: dict[int, list[Result]] = field(default_factory=dict)  # directions=K only
@@ -60,11 +64,6 @@ class Screening:
     def independent(self) -> list[Result]:
         """The last screen's conclusive tests that the localisation did not depend on."""
         return [r for k, r in enumerate(self.screen) if r.state != "kink" and k not in self.used]
-
-
-def _equal_axes(shape: tuple[int, ...]) -> list[tuple[int, int]]:
-    """Pairs of axes of equal length ≥ 2: the swaps a shape check cannot see."""
-    return [(a, b) for a in range(len(shape)) for b in range(a + 1, len(shape)) if shape[a] == shape[b] >= 2]
 
 
 def signs(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -128,14 +127,16 @@ class Localiser:
         """Explain a failing tensor by one tensor-wide pattern, from tests of its own."""
         patterns = [pattern] + [signs(self.rng, self.probe.theta.size) for _ in range(FIT_PATTERNS - 1)]
         results = [first] + self.run([line(self.rule, block, p) for p in patterns[1:]], always_refine=True)
-        evidence: Optional[Projections] = self._projections(k, block, results, patterns)
-        if evidence is not None and not _diagnose.explain(evidence).tensor_wide:
-            swaps = (self._swap(k, block, axes) for axes in _equal_axes(evidence.shape))
-            evidence = next((found for found in swaps if found is not None), None)
-        if evidence is None:
-            return False
-        self.screening.directional[k] = evidence
-        return True
+        evidence = self._projections(k, block, results, patterns)
+        if _diagnose.explain(evidence).tensor_wide:
+            self.screening.directional[k] = evidence
+            return True
+        for axes in equal_axes(evidence.shape)[:MAX_SWAPS]:
+            swapped = self._swap(k, block, axes)
+            if swapped is not None:
+                self.screening.directional[k] = swapped
+                return True
+        return False
 
     def _swap(self, k: int, block: np.ndarray, axes: tuple[int, int]) -> Optional[Projections]:
         """Directional tests of tensor k against its gradient with ``axes`` swapped, if they all
@@ -178,7 +179,7 @@ class Localiser:
             shape=tensor.shape,
             analytic=np.array([r.analytic for r, _ in kept]),
             numerical=np.array([r.numerical for r, _ in kept]),
-            estimate=np.maximum(np.array([r.error for r, _ in kept]), np.finfo(np.float64).tiny),
+            estimate=floor(np.array([r.error for r, _ in kept])),
             theta=np.array([float(p[block] @ u_theta) for _, p in kept]),
             flagged=np.array([abs(r.residual) > SAFETY * r.error for r, _ in kept], dtype=bool),
             swapped=swapped,
@@ -223,4 +224,4 @@ class Localiser:
             t = self.probe.layout.tensors[tensor]
             evidence_t = projections(evidence, t.name, t.shape, t.offset, self.probe.theta)
             if _diagnose.explain(evidence_t, whole=block.size == t.size).tensor_wide:
-                self.screening.explained.add(tensor)
+                self.screening.explained_entrywise.add(tensor)

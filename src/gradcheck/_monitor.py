@@ -17,7 +17,8 @@ from ._check import check
 from ._errors import GradcheckWarning, MonitorFailure
 from ._evaluate import Loss
 from ._options import Eps, Options
-from ._report import Finding, Report
+from ._report._model import Finding
+from ._report._report import Report
 
 
 class Record(NamedTuple):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._directional import Result
-from ._fits import Projections
+from ._fits import Projections, floor
 
 
 @dataclass(frozen=True)
@@ -69,12 +69,15 @@ class Outcome:
     difference: float  # the seeds' relative difference over what was compared
     evidence: Evidence
     tensors: tuple[TensorVerdict, ...]
-    explained: dict[int, Projections] = field(default_factory=dict)  # tensors explained by directional tests
+    directional: dict[int, Projections] = field(default_factory=dict)  # tensors explained along directions
     failing: dict[int, list[Result]] = field(default_factory=dict)  # directions=K: failing tests by tensor
     unresolved: tuple[np.ndarray, ...] = ()  # failing blocks not narrowed down to entries
     screened: int = 0  # directional tests in the last screen
     kink_tests: int = 0  # directional tests that crossed a kink and agreed with one side
     miss_probability: float = 0.0
+    # The per-component evidence holds entries a search located (certify), not a fair view of
+    # their tensors (every entry, or a random sample): no tensor-wide claim can rest on it.
+    located: bool = False
     method: str = "central"
     eps: object = "auto"
 
@@ -97,8 +100,7 @@ def projections(
         shape=shape,
         analytic=evidence.analytic[keep],
         numerical=evidence.numerical[keep],
-        # An estimate of exactly 0 (a loss of exactly 0 everywhere) would make every fit divide by 0.
-        estimate=np.maximum(evidence.tolerance[keep], np.finfo(np.float64).tiny),
+        estimate=floor(evidence.tolerance[keep]),
         theta=theta[comps],
         flagged=evidence.flagged[keep],
         local=comps - offset,

@@ -20,7 +20,8 @@ from . import _options, _wording
 from ._check import check
 from ._errors import LossValueError
 from ._options import Eps, Options
-from ._report import Finding, Report
+from ._report._model import Finding
+from ._report._report import Report
 from ._tree import Layout, flatten, match_gradient
 
 # The cotangents come from their own stream of the seed (the plan uses stream 1).

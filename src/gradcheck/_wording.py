@@ -92,7 +92,8 @@ def regularization(p: Projections, lam: float, fitted: Optional[Scale]) -> Findi
     return _finding("missing_regularization", p, text, lam)
 
 
-def zero(p: Projections) -> Finding:
+def zero(p: Projections, *, whole: bool = True) -> Finding:
+    """``whole=False``: the evidence is the entries a search located, not a view of the tensor."""
     wrong = p.flagged
     largest = int(np.argmax(np.where(wrong, np.abs(p.numerical), -1.0)))
     if p.local is None:
@@ -102,7 +103,7 @@ def zero(p: Projections) -> Finding:
         )
         return _finding("zero_gradient", p, text, float(math.prod(p.shape)))
     reach = f"{abs(p.numerical[largest]):.2e} at {_name(p, largest)}"
-    if not np.any(p.analytic):
+    if whole and not np.any(p.analytic):
         text = (
             f"the analytic gradient of {p.name} is zero everywhere ({p.analytic.size} checked "
             f"entries) while the numerical one reaches {reach}: was it left at np.zeros or never returned?"

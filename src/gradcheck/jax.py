@@ -16,7 +16,7 @@ import numpy as np
 
 from ._check import check as _check
 from ._evaluate._batched import CHUNK_BYTES
-from ._report import Report
+from ._report._report import Report
 from ._tree import path_name
 from ._vmap import VmapLoss
 

@@ -25,7 +25,7 @@ from . import _options
 from ._check import check as _check
 from ._errors import LossValueError, OptionError
 from ._evaluate._batched import CHUNK_BYTES
-from ._report import Report
+from ._report._report import Report
 from ._torch_sequential import SequentialPlan
 from ._tree import Layout, flatten, match_gradient, tree_map
 from ._vmap import VmapLoss
