@@ -1,10 +1,11 @@
-"""Reports: the frozen result of a check (`_model`) and its renderings (text, JSON, HTML).
+"""Reports: the frozen result of a check (`_model`) and its renderings (text, JSON, HTML, Jupyter).
 
 ```
-_model   ReportData, TensorRow, Finding, Component, Settings: data only, no renderer
-_text    the terminal table (rich) and the short summary for assertion messages
-_json    strict JSON (schema 1) and back
-_html    one self-contained page, with a heatmap per tensor (_heatmap)
+_model        ReportData, TensorRow, Finding, Component, Settings: data only, no renderer
+_text         the terminal table (rich), sized to where it goes, and the short summary for logs
+_json         strict JSON (schema 1) and back
+_html         one self-contained HTML fragment, with a heatmap per tensor (_heatmap, _heatmap_svg)
+_display      that fragment as a web page (to_html) and inline in Jupyter (_repr_html_)
 ```
 
 `Report` joins the value to its renderings; it is what every check returns.
@@ -12,12 +13,11 @@ _html    one self-contained page, with a heatmap per tensor (_heatmap)
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
 from .._errors import GradientMismatch
-from .._files import write_atomic
-from ._html import render_html
+from ._display import InlineHtml
+from ._html import page_title, render_fragment
 from ._json import dumps, fields_from_dict, to_dict
 from ._model import Component, Finding, ReportData, Settings, TensorRow
 from ._text import render_summary, render_text
@@ -25,8 +25,10 @@ from ._text import render_summary, render_text
 __all__ = ["Component", "Finding", "Report", "ReportData", "Settings", "TensorRow"]
 
 
-class Report(ReportData):
-    """Everything a gradient check found. ``str(report)`` is a readable table.
+class Report(InlineHtml, ReportData):
+    """Everything a gradient check found. ``str(report)`` is a readable table; in a Jupyter
+    notebook the report shows inline as the page `to_html` writes (verdict, findings, tables,
+    heatmaps).
 
     Per-component arrays cover the checked components (``components`` holds their flat indices
     into θ, in the order of the seeds' flattening).
@@ -58,6 +60,8 @@ class Report(ReportData):
         """The report a `to_dict` (or parsed `to_json`) holds, to render or summarise again."""
         return cls(**fields_from_dict(data))
 
-    def to_html(self, path: Union[str, Path]) -> None:
-        """Write a self-contained web page: verdict, findings, tables and a heatmap per tensor."""
-        write_atomic(path, render_html(self))
+    def _html_fragment(self) -> str:
+        return render_fragment(self)
+
+    def _html_title(self) -> str:
+        return page_title(self)
