@@ -136,6 +136,10 @@ def test_the_rendered_cell_in_chromium(executed, browser, tmp_path):  # noqa: F8
     with_report = browser.execute_script(OUTSIDE_STYLES, STYLES)
     browser.execute_script("document.querySelectorAll('.gradcheck style').forEach((s) => s.remove())")
     assert browser.execute_script(OUTSIDE_STYLES, STYLES) == with_report
+    # ... and without its stylesheet (a sanitising viewer may drop it) the report still reads.
+    buggy = browser.find_elements("css selector", ".jp-OutputArea-output .gradcheck")[0]
+    assert buggy.find_element("css selector", "h1").text == "✘ Gradients are wrong in db1, dW2"
+    assert all(svg.size["width"] > 0 for svg in buggy.find_elements("css selector", "svg.heatmap"))
     browser.get(page.as_uri())
 
     ARTIFACTS.mkdir(exist_ok=True)

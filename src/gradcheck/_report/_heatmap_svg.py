@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
+import numpy as np
+
 from .._compare import SAFETY
 from ._heatmap import UNCHECKED, Grid
 
@@ -37,23 +39,38 @@ def _hex(rgb: tuple[float, ...]) -> str:
     return "#" + "".join(f"{round(v):02x}" for v in rgb)
 
 
-KINK_FILL = _hex(KINK)
-
-
-def _mix(a: tuple[int, ...], b: tuple[int, ...], t: float, levels: int) -> str:
-    t = round(min(1.0, max(0.0, t)) * levels) / levels
+def _mix(a: tuple[int, ...], b: tuple[int, ...], t: float) -> str:
     return _hex(tuple(x + (y - x) * t for x, y in zip(a, b, strict=True)))
+
+
+KINK_FILL = _hex(KINK)
+# Every fill a cell can have, indexed by `levels`: the calm levels (the last one is the noise
+# colour), the borderline ones, the wrong ones; then a kink, an unchecked cell, and no cell.
+SCALE = (
+    *(_mix(CALM, NOISE, k / CALM_LEVELS) for k in range(CALM_LEVELS + 1)),
+    *(_mix(NOISE, BORDER, k / BORDER_LEVELS) for k in range(1, BORDER_LEVELS + 1)),
+    *(_mix(WRONG, VERY_WRONG, k / WRONG_DECADES) for k in range(WRONG_DECADES + 1)),
+)
+PALETTE = (*SCALE, KINK_FILL, UNCHECKED_FILL, "")
+KINK_LEVEL, UNCHECKED_LEVEL, ABSENT = len(SCALE), len(SCALE) + 1, len(SCALE) + 2
+
+
+def levels(significance: np.ndarray) -> np.ndarray:
+    """Each cell's index into PALETTE, from its worst |error| / estimated error."""
+    s = np.asarray(significance, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        calm = np.rint(np.clip((np.log10(np.maximum(s, 1e-3)) + 3) / 3, 0, 1) * CALM_LEVELS)
+        border = CALM_LEVELS + np.rint(np.clip(np.log(s) / math.log(SAFETY), 0, 1) * BORDER_LEVELS)
+        decades = np.nan_to_num(np.log10(s / SAFETY) / WRONG_DECADES, nan=1.0)
+    wrong = CALM_LEVELS + BORDER_LEVELS + 1 + np.rint(np.clip(decades, 0, 1) * WRONG_DECADES)
+    level = np.where(s <= 1, calm, np.where(s <= SAFETY, border, wrong))
+    level = np.where(s < 0, KINK_LEVEL, level)
+    return np.where(s == UNCHECKED, UNCHECKED_LEVEL, level).astype(np.int64)
 
 
 def colour(significance: float) -> str:
     """The fill of a cell whose worst component has this |error| / estimated error."""
-    if significance < 0:
-        return KINK_FILL
-    if significance <= 1:
-        return _mix(CALM, NOISE, (math.log10(max(significance, 1e-3)) + 3) / 3, CALM_LEVELS)
-    if significance <= SAFETY:
-        return _mix(NOISE, BORDER, math.log(significance) / math.log(SAFETY), BORDER_LEVELS)
-    return _mix(WRONG, VERY_WRONG, math.log10(significance / SAFETY) / WRONG_DECADES, WRONG_DECADES)
+    return PALETTE[int(levels(np.array(significance)))]
 
 
 def cell_size(grid: Grid) -> int:
@@ -65,28 +82,16 @@ def _labelled(grid: Grid, cell: int) -> bool:
     return cell >= LABEL_FROM and grid.block == (1, 1) and len(grid.shape) == 2
 
 
-def _fill(grid: Grid, r: int, c: int) -> str:
-    """A cell's colour ("" where the grid has no component: the end of a wrapped vector)."""
-    if not grid.present[r, c]:
-        return ""
-    s = float(grid.significance[r, c])
-    return UNCHECKED_FILL if s == UNCHECKED else colour(s)
-
-
 def _runs(grid: Grid, left: int, top: int, cell: int) -> dict[str, list[str]]:
     """Rectangles per fill colour, runs of one colour within a row merged into one."""
+    level = np.where(grid.present, levels(grid.significance), ABSENT)
     fills: dict[str, list[str]] = defaultdict(list)
-    for r in range(grid.rows):
-        row = [_fill(grid, r, c) for c in range(grid.columns)]
-        c = 0
-        while c < grid.columns:
-            end = c + 1
-            while end < grid.columns and row[end] == row[c]:
-                end += 1
-            if row[c]:
+    for r, row in enumerate(level):
+        starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
+        for c, end in zip(starts.tolist(), [*starts[1:].tolist(), row.size], strict=True):
+            if row[c] != ABSENT:
                 x, y, w = left + c * cell, top + r * cell, (end - c) * cell
-                fills[row[c]].append(f"M{x} {y}h{w}v{cell}h{-w}z")
-            c = end
+                fills[PALETTE[row[c]]].append(f"M{x} {y}h{w}v{cell}h{-w}z")
     return fills
 
 
@@ -127,24 +132,21 @@ def heatmap_svg(grid: Grid, label: str, tensor: int) -> str:
 
 def legend_svg() -> str:
     """The colour scale as one swatch per level, with the significance at the ranges' ends."""
-    swatches = [_mix(CALM, NOISE, k / CALM_LEVELS, CALM_LEVELS) for k in range(CALM_LEVELS + 1)]
-    swatches += [_mix(NOISE, BORDER, k / BORDER_LEVELS, BORDER_LEVELS) for k in range(1, BORDER_LEVELS + 1)]
-    swatches += [_mix(WRONG, VERY_WRONG, k / WRONG_DECADES, WRONG_DECADES) for k in range(WRONG_DECADES + 1)]
     ticks = {
         0: "0",
         CALM_LEVELS: "1",
         CALM_LEVELS + BORDER_LEVELS: f"{SAFETY:g}",
-        len(swatches) - 1: f"{SAFETY:g}e{WRONG_DECADES}",
+        len(SCALE) - 1: f"{SAFETY:g}e{WRONG_DECADES}",
     }
     size, font = 14, 'font-size="9" fill="#66707a" font-family="system-ui, sans-serif"'
+    width = len(SCALE) * size
     parts = [
         f'<rect x="{k * size}" y="0" width="{size}" height="12" fill="{fill}"/>'
-        for k, fill in enumerate(swatches)
+        for k, fill in enumerate(SCALE)
     ]
-    width = len(swatches) * size
     parts += [  # centred under their swatch, the last one flush with the scale's end
         f'<text x="{min(k * size + size / 2, width)}" y="24" {font} '
-        f'text-anchor="{"end" if k == len(swatches) - 1 else "middle"}">{t}</text>'
+        f'text-anchor="{"end" if k == len(SCALE) - 1 else "middle"}">{t}</text>'
         for k, t in ticks.items()
     ]
     return (

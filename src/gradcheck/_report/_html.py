@@ -30,6 +30,7 @@ from ._model import ReportData as Report
 # The band gauge spans 1e-16 (float64 round-off) to 1 (nothing in common), in decades.
 GAUGE_DECADES = (-16, 0)
 WORST = 10  # rows of the worst-components table: a screenful, never the whole gradient
+BAND_FILL = {"fine": "#2e9d4f", "inspect": "#e0a800", "worry": "#d64541"}  # the stylesheet's too
 
 
 def _e(value: Any) -> str:
@@ -73,16 +74,20 @@ def _gauge(report: Report) -> str:
     x = lambda decade: left + (decade - low) / (high - low) * width  # noqa: E731
     limits = [low, *(math.log10(limit) for limit, _ in BANDS), high]  # n + 1 edges of n bands
     names = [label for _, label in BANDS] + ["worry"]
-    parts = [
-        f'<rect class="band-{name}" x="{x(a):.1f}" y="18" width="{x(b) - x(a):.1f}" height="14"/>'
-        f'<text class="band-label" x="{(x(a) + x(b)) / 2:.1f}" y="29">{name}</text>'
+    font = 'font-family="system-ui, sans-serif" text-anchor="middle"'
+    parts = [  # colours as attributes, like the heatmaps': they show without the stylesheet
+        f'<rect fill="{BAND_FILL[name]}" x="{x(a):.1f}" y="18" width="{x(b) - x(a):.1f}" height="14"/>'
+        f'<text fill="#ffffff" font-size="10" font-weight="600" {font} '
+        f'x="{(x(a) + x(b)) / 2:.1f}" y="29">{name}</text>'
         for (a, b), name in zip(itertools.pairwise(limits), names, strict=True)
     ]
     for decade in (low, -12, -7, -5, -3, high):
-        parts.append(f'<text class="tick" x="{x(decade):.1f}" y="46">1e{decade}</text>')
+        parts.append(
+            f'<text fill="#66707a" font-size="10" {font} x="{x(decade):.1f}" y="46">1e{decade}</text>'
+        )
     where = math.log10(report.difference) if report.difference > 0 else low
     marker = x(min(max(where, low), high))
-    parts.append(f'<path class="marker" d="M{marker:.1f} 16 l-6 -10 h12 z"/>')
+    parts.append(f'<path class="marker" d="M{marker:.1f} 16 l-6 -10 h12 z" fill="#1d2329"/>')
     return (
         f'<svg class="gauge" viewBox="0 0 {width + 2 * left} 50" width="{width + 2 * left}" '
         f'height="50" role="img" aria-label="difference on the seeds\' bands">{"".join(parts)}</svg>'
