@@ -3,23 +3,39 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: demo test lint browser clean
+.PHONY: demo test lint docs browser clean
 
-$(VENV)/.installed: pyproject.toml Makefile
+# gradcheck itself (NumPy and rich): all that `make demo` needs, so the first command is quick.
+$(VENV)/.base: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+# Everything the tests use.
+$(VENV)/.installed: $(VENV)/.base
 	# torch first and pinned: anything looser pulls a multi-GB CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e ".[dev,jax,dask,html]"
 	touch $@
 
-demo: $(VENV)/.installed
+# The documentation site's tools only (MkDocs, Material, mkdocstrings): no framework needed.
+$(VENV)/.docs: $(VENV)/.base
+	$(PY) -m pip install -q -e ".[docs]"
+	touch $@
+
+demo: $(VENV)/.base
 	$(VENV)/bin/gradcheck demo
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/ruff format --check src tests
 	$(VENV)/bin/mypy src
+
+# The site in site/, every warning an error: a broken link or a stale reference fails.
+# NO_MKDOCS_2_WARNING silences Material's notice of its own end of life (May 2027).
+docs: $(VENV)/.docs
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 # The HTML report's browser test drives Debian's chromium and chromium-driver: as root (CI)
 # they are installed when missing, and the test may then not skip; otherwise it skips, saying why.
@@ -36,4 +52,4 @@ test: $(VENV)/.installed lint browser
 	GRADCHECK_REQUIRE_BROWSER=$$([ "$$(id -u)" = 0 ] && echo 1) $(PY) -m pytest tests src/gradcheck
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) site

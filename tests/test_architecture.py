@@ -40,6 +40,8 @@ LAYERS: list[tuple[str, set[str]]] = [
             "_report._json",
             "_report._html",
             "_report._heatmap",
+            "_report._heatmap_svg",
+            "_report._display",
         },
     ),
     ("probe, plan, diagnosis, outcome", {"_probe", "_plan", "_outcome", "_diagnose", "_assemble"}),

@@ -69,3 +69,17 @@ def test_importing_gradcheck_imports_no_framework():
         env={"PYTHONPATH": _src(), "PATH": "/usr/bin:/bin"},
     )
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_demo_writes_the_page_and_the_json_like_run(tmp_path):
+    result = gradcheck("demo", "--bug", "db1-4m", "--html", "r.html", "--json", "r.json", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "wrote r.json" in result.stdout and "wrote r.html" in result.stdout
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "✘ Gradients are wrong in db1" in page and page.count('<svg class="heatmap"') == 6
+    assert json.loads((tmp_path / "r.json").read_text())["passed"] is False
+
+
+def test_demo_refuses_a_page_in_a_missing_folder_before_checking(tmp_path):
+    result = gradcheck("demo", "--html", str(tmp_path / "missing" / "r.html"))
+    assert result.returncode == 2 and "does not exist" in result.stderr and "Checking" not in result.stdout

@@ -61,7 +61,7 @@ def test_a_right_gradient_exits_0_and_writes_both_reports(quadratic):
     data = json.loads((quadratic / "r.json").read_text())
     assert data["schema"] == 1 and data["passed"] is True
     assert [t["name"] for t in data["tensors"]] == ["W", "b"]
-    assert "<canvas" in (quadratic / "r.html").read_text()
+    assert '<svg class="heatmap"' in (quadratic / "r.html").read_text()
 
 
 def test_a_wrong_gradient_exits_1_naming_the_tensor(quadratic):

@@ -1,64 +1,12 @@
-"""The HTML report in a real headless Chromium: heatmaps drawn, no console errors, a screenshot.
-
-Skipped only when Chromium or its driver is not installed; `make test` installs both when run
-as root (as CI does) and then sets GRADCHECK_REQUIRE_BROWSER=1, which turns a skip into a failure.
-"""
-
-import os
-import shutil
-import tempfile
-from pathlib import Path
+"""The HTML report in a real headless Chromium: heatmaps drawn, hover details, no console errors, a screenshot."""
 
 import numpy as np
-import pytest
 
 import gradcheck as gc
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+from ._browser import ARTIFACTS, browser  # noqa: F401  (the fixture)
+
 HOSTILE = "<script>alert(1)</script>"
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-)
-
-
-def _find(name):
-    return shutil.which(name) or next((p for p in (f"/usr/bin/{name}",) if os.path.exists(p)), None)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    chromium, driver_path = _find("chromium") or _find("chromium-browser"), _find("chromedriver")
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        chromium = None
-    if not (chromium and driver_path):
-        reason = (
-            "headless Chromium is not available (need selenium and the Debian packages chromium "
-            "and chromium-driver; `make test` as root installs them)"
-        )
-        if os.environ.get("GRADCHECK_REQUIRE_BROWSER"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    options = webdriver.ChromeOptions()
-    for flag in FLAGS:
-        options.add_argument(flag)
-    profile = tempfile.mkdtemp(prefix="gradcheck-chromium-")
-    options.add_argument(f"--user-data-dir={profile}")
-    options.add_argument("--window-size=1280,1000")
-    options.binary_location = chromium
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
 
 
 def _mixed_problem():
@@ -80,7 +28,7 @@ def _mixed_problem():
     return loss, params, grad
 
 
-def test_the_report_renders_in_chromium(browser, tmp_path):
+def test_the_report_renders_in_chromium(browser, tmp_path):  # noqa: F811
     report = gc.check(*_mixed_problem())
     assert report.wrong_tensors == ["W1", HOSTILE, "conv"]
     page = tmp_path / "report.html"
@@ -88,27 +36,25 @@ def test_the_report_renders_in_chromium(browser, tmp_path):
     browser.get(page.as_uri())
 
     drawn = browser.execute_script(
-        """return [...document.querySelectorAll('canvas.heatmap')].map((c) => {
-             const pixels = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-             let painted = 0;
-             for (let k = 3; k < pixels.length; k += 4) painted += pixels[k] > 0;
-             return [c.dataset.drawn, c.width, painted];
+        """return [...document.querySelectorAll('svg.heatmap')].map((svg) => {
+             const box = svg.getBoundingClientRect();
+             return [svg.dataset.hover, box.width, svg.querySelectorAll('path[fill]').length];
            });"""
     )
     assert len(drawn) == 5
-    for flag, width, painted in drawn:
-        assert flag == "true" and width > 0 and painted > 0
+    for hover, width, painted in drawn:
+        assert hover == "true" and width > 0 and painted > 0
 
     heading = browser.find_element("css selector", "h1").text
     assert heading == f"✘ Gradients are wrong in W1, {HOSTILE}, conv"  # shown as text, never run
     assert browser.execute_script("return window.__attacked === undefined && !document.querySelector('img')")
 
     tips = browser.execute_script(
-        """const canvas = document.querySelector('canvas[data-tensor="2"]'), tip = document.getElementById('tip');
-           const box = canvas.getBoundingClientRect(), seen = new Set();
+        """const svg = document.querySelector('svg[data-tensor="2"]'), tip = document.querySelector('.gradcheck .tip');
+           const box = svg.getBoundingClientRect(), seen = new Set();
            for (let x = box.left + 1; x < box.right; x += 3)
              for (let y = box.top + 1; y < box.bottom; y += 3) {
-               canvas.dispatchEvent(new MouseEvent('mousemove', {clientX: x, clientY: y}));
+               svg.dispatchEvent(new MouseEvent('mousemove', {clientX: x, clientY: y}));
                if (!tip.hidden) seen.add(tip.textContent.split('\\n')[0]);
              }
            return [...seen];"""
@@ -118,7 +64,7 @@ def test_the_report_renders_in_chromium(browser, tmp_path):
     errors = [entry for entry in browser.get_log("browser") if entry["level"] in ("SEVERE", "WARNING")]
     assert errors == []
 
-    browser.execute_script("document.getElementById('tip').hidden = true")
+    browser.execute_script("document.querySelector('.gradcheck .tip').hidden = true")
     ARTIFACTS.mkdir(exist_ok=True)
     height = browser.execute_script("return document.documentElement.scrollHeight")
     browser.set_window_size(1280, height + 120)

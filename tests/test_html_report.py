@@ -9,7 +9,6 @@ import pytest
 import gradcheck as gc
 from gradcheck import _demo
 from gradcheck._report._heatmap import KINK, UNCHECKED, matrix_shape, significance, tensor_grid
-from gradcheck._report._html import render_html
 from gradcheck._tree import flatten
 
 HOSTILE = "<script>alert(1)</script>"
@@ -81,7 +80,7 @@ def test_user_strings_are_escaped_everywhere():
     report = synthetic_report({HOSTILE: np.zeros((2, 3))}, wrong=[4])
     message = '</li></script><img src=x onerror="alert(2)"> & more'
     report = dataclasses.replace(report, findings=(gc.Finding("scale", HOSTILE, message),))
-    page = render_html(report)
+    page = report._repr_html_()
     assert HOSTILE not in page and "<img" not in page and 'onerror="' not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "&lt;/li&gt;&lt;/script&gt;&lt;img src=x onerror=&quot;alert(2)&quot;&gt; &amp; more" in page
@@ -97,7 +96,7 @@ def test_the_page_is_self_contained_and_leads_with_the_verdict(tmp_path):
     assert "<link" not in page and "@import" not in page
     assert page.index("Gradients are wrong in dW2") < page.index("Findings" if report.findings else "Tensors")
     assert page.index("1.734e-01") < page.index("<h2>Tensors")
-    assert page.count('<canvas class="heatmap"') == 6
+    assert page.count('<svg class="heatmap"') == 6
     assert "W2[2, 0]" in page and "9.158017e-01" in page  # a worst component with both values
     marker = float(page.split('class="marker" d="M')[1].split()[0])  # on the gauge from 1e-16 to 1
     assert math.isclose(marker, 18 + (16 + math.log10(report.difference)) / 16 * 600, abs_tol=0.1)

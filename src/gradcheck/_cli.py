@@ -6,7 +6,6 @@ import argparse
 import sys
 import traceback
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Optional
 
 from rich.console import Console
@@ -15,8 +14,7 @@ from . import _cli_run, _demo, _demo_train
 from ._check import check
 from ._cli_run import _eps
 from ._errors import GradcheckError
-from ._files import write_atomic
-from ._report._text import print_report
+from ._report._text import print_report, sized_console
 
 EXIT_OK, EXIT_WRONG, EXIT_USAGE = 0, 1, 2
 
@@ -39,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         help="plant a bug in the backward pass (repeatable); see --list-bugs",
     )
     demo.add_argument("--list-bugs", action="store_true", help="list the bugs --bug can plant")
-    demo.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
+    _cli_run.add_output_options(demo)
     demo.add_argument("--eps", default="auto", help="'auto' (default) or a fixed step such as 1e-7")
     demo.add_argument("--method", default="central", help="finite-difference method")
     demo.add_argument(
@@ -59,6 +57,7 @@ def _demo_command(args: argparse.Namespace, console: Console) -> int:
     unknown = [b for b in args.bug if b not in _demo.BUGS]
     if unknown:
         raise GradcheckError(f"--bug {unknown[0]!r} is not a known bug; choose from {', '.join(_demo.BUGS)}")
+    _cli_run.check_outputs(args)
     if args.train:
         return _train_command(args, console)
     loss, params, grads = _demo.problem(tuple(args.bug))
@@ -68,8 +67,7 @@ def _demo_command(args: argparse.Namespace, console: Console) -> int:
     )
     report = check(loss, params, grads, eps=_eps(args.eps), method=args.method)
     print_report(report, console)
-    if args.json:
-        write_atomic(args.json, report.to_json())
+    _cli_run.write_outputs(report, args, console)
     return EXIT_OK if report.passed else EXIT_WRONG
 
 
@@ -77,15 +75,15 @@ def _train_command(args: argparse.Namespace, console: Console) -> int:
     if args.steps < 0:
         raise GradcheckError(f"--steps {args.steps}: pass the number of training steps (0 or more)")
     passed, report = _demo_train.run(tuple(args.bug), args.steps, args.every, console)
-    if args.json and report is not None:
-        write_atomic(args.json, report.to_json())
+    if report is not None:
+        _cli_run.write_outputs(report, args, console)
     return EXIT_OK if passed else EXIT_WRONG
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; return the exit code (0 right, 1 wrong, 2 bad usage or input)."""
     args = _parser().parse_args(argv)
-    console = Console()
+    console = sized_console()
     try:
         if args.command == "run":
             return EXIT_OK if _cli_run.run_command(args, console) else EXIT_WRONG

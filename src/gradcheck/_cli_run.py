@@ -44,11 +44,16 @@ def add_parser(commands: Any) -> None:
         ("workers", "evaluate the loss in N processes"),
     ):
         run.add_argument(f"--{name}", type=_number, metavar="K" if name != "workers" else "N", help=text)
-    run.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
-    run.add_argument(
+    add_output_options(run)
+    run.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    """``--json FILE`` and ``--html FILE``, for every command that ends with a report."""
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
+    parser.add_argument(
         "--html", type=Path, metavar="FILE", help="write the report as a self-contained web page"
     )
-    run.add_argument("--debug", action="store_true", help="show tracebacks of errors")
 
 
 def _number(text: str) -> Union[int, float, str]:
@@ -78,10 +83,21 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
-def _check_outputs(*paths: Path | None) -> None:
-    for path in paths:
+def check_outputs(args: argparse.Namespace) -> None:
+    """Fail before any check runs when ``--json`` or ``--html`` names a folder that does not exist."""
+    for path in (args.json, args.html):
         if path is not None and not (path.parent if str(path.parent) else Path(".")).is_dir():
             raise GradcheckError(f"cannot write {path}: the folder {path.parent} does not exist")
+
+
+def write_outputs(report: Report, args: argparse.Namespace, console: Console) -> None:
+    """Write the files ``--json`` and ``--html`` ask for, each whole or not at all, and say so."""
+    if args.json:
+        write_atomic(args.json, report.to_json(max_components=MAX_JSON_COMPONENTS))
+        console.print(f"wrote {args.json}", markup=False, highlight=False)
+    if args.html:
+        report.to_html(args.html)
+        console.print(f"wrote {args.html}", markup=False, highlight=False)
 
 
 def _check_problem(problem: Problem, framework: Optional[str], options: dict[str, Any]) -> Report:
@@ -103,7 +119,7 @@ def _check_problem(problem: Problem, framework: Optional[str], options: dict[str
 def run_command(args: argparse.Namespace, console: Console) -> bool:
     """Check the problem ``args.problem`` names; return whether its gradient is right."""
     options = _options(args)
-    _check_outputs(args.json, args.html)
+    check_outputs(args)
     problem = load_problem(args.problem)
     framework = framework_of(problem)
     if framework is None and problem.grad is None:
@@ -121,10 +137,5 @@ def run_command(args: argparse.Namespace, console: Console) -> bool:
             f"checking {args.problem} failed with {type(error).__name__}: {error}"
         ) from error
     print_report(report, console)
-    if args.json:
-        write_atomic(args.json, report.to_json(max_components=MAX_JSON_COMPONENTS))
-        console.print(f"wrote {args.json}", markup=False, highlight=False)
-    if args.html:
-        report.to_html(args.html)
-        console.print(f"wrote {args.html}", markup=False, highlight=False)
+    write_outputs(report, args, console)
     return report.passed

@@ -42,7 +42,10 @@ class Monitor:
             Each check samples afresh (its seed is ``seed + step``), so coverage grows.
         on_failure: ``"raise"`` a `MonitorFailure` or ``"warn"`` with a `GradcheckWarning`
             at the first failing check.
-        seed, method, eps, reseed: as in `check` (``reseed`` for a network with dropout).
+        seed: as in `check`; each check uses ``seed + step``.
+        method: as in `check`.
+        eps: as in `check`.
+        reseed: as in `check` (for a network with dropout).
 
     Example:
         >>> import numpy as np, gradcheck as gc

@@ -124,7 +124,9 @@ def check_vjp(
             with the structure of ``inputs`` (``dW`` for ``W`` is fine, extra keys are
             ignored): a layer's ``backward(dout, cache)`` wrapped as
             ``lambda inp, dout: backward(dout, forward_cache(inp))``.
-        method, eps, components: as in `check`.
+        method: as in `check`.
+        eps: as in `check`.
+        components: as in `check`.
         seed: draws the random cotangents (and seeds `check`).
 
     Returns:

@@ -1,8 +1,9 @@
 """A progress bar with the time left, shown only for evaluation runs that take a while.
 
 Short checks stay silent: the bar appears once a run has gone on for SHOW_AFTER seconds and
-is projected to take at least LONG seconds in total, and never when stderr is not a terminal
-(pipes, CI logs, captured test output) or with ``progress=False``.
+is projected to take at least LONG seconds in total, and never when stderr is neither a
+terminal nor a Jupyter notebook (pipes, CI logs, captured test output) or with
+``progress=False``. In a notebook the bar is an ipywidgets output, updated in place.
 """
 
 from __future__ import annotations
@@ -48,6 +49,16 @@ class Progress:
             run.close()
 
 
+def _has_widgets() -> bool:
+    """In Jupyter rich draws its bar in an ipywidgets Output (the ``notebook`` extra); without
+    ipywidgets it could only warn, so no bar is shown."""
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def ignore(done: int) -> None:
     """advance() when no bar can be shown (or from inside a worker): costs one call."""
 
@@ -82,7 +93,7 @@ class _Run:
         from rich.progress import Progress as Bar
 
         console = self.owner.console or Console(stderr=True)
-        if not console.is_terminal:
+        if not (console.is_terminal or (console.is_jupyter and _has_widgets())):
             self.gave_up = True
             return
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())

@@ -1,8 +1,9 @@
-"""Render a Report as one self-contained web page: no network, no external files.
+"""Render a Report as one self-contained HTML fragment: the web page's body and the notebook's output.
 
 The verdict and the seeds' difference on its band come first, then the findings, a table per
-tensor, a heatmap per tensor (drawn on a canvas by the inline script from inline JSON) and the
-worst components. Every string that comes from the user's code — tensor names, messages — goes
+tensor, a heatmap per tensor (inline SVG, see `_heatmap_svg`) and the worst components: all
+readable with no script and no network. The inline script only adds hover details from the
+inline JSON. Every string that comes from the user's code — tensor names, messages — goes
 through `html.escape`, and the inline JSON cannot close its ``<script>`` element, so a tensor
 named ``<script>`` is shown as text and never run.
 """
@@ -20,13 +21,16 @@ import numpy as np
 
 from .._compare import BANDS, SAFETY, band_legend, seed_band
 from .._version import __version__
+from ._display import fragment_id
 from ._heatmap import UNCHECKED, Grid, grids
+from ._heatmap_svg import KINK_FILL, UNCHECKED_FILL, heatmap_svg, legend_svg
 from ._json import SCHEMA_VERSION
 from ._model import ReportData as Report
 
 # The band gauge spans 1e-16 (float64 round-off) to 1 (nothing in common), in decades.
 GAUGE_DECADES = (-16, 0)
 WORST = 10  # rows of the worst-components table: a screenful, never the whole gradient
+BAND_FILL = {"fine": "#2e9d4f", "inspect": "#e0a800", "worry": "#d64541"}  # the stylesheet's too
 
 
 def _e(value: Any) -> str:
@@ -70,16 +74,20 @@ def _gauge(report: Report) -> str:
     x = lambda decade: left + (decade - low) / (high - low) * width  # noqa: E731
     limits = [low, *(math.log10(limit) for limit, _ in BANDS), high]  # n + 1 edges of n bands
     names = [label for _, label in BANDS] + ["worry"]
-    parts = [
-        f'<rect class="band-{name}" x="{x(a):.1f}" y="18" width="{x(b) - x(a):.1f}" height="14"/>'
-        f'<text class="band-label" x="{(x(a) + x(b)) / 2:.1f}" y="29">{name}</text>'
+    font = 'font-family="system-ui, sans-serif" text-anchor="middle"'
+    parts = [  # colours as attributes, like the heatmaps': they show without the stylesheet
+        f'<rect fill="{BAND_FILL[name]}" x="{x(a):.1f}" y="18" width="{x(b) - x(a):.1f}" height="14"/>'
+        f'<text fill="#ffffff" font-size="10" font-weight="600" {font} '
+        f'x="{(x(a) + x(b)) / 2:.1f}" y="29">{name}</text>'
         for (a, b), name in zip(itertools.pairwise(limits), names, strict=True)
     ]
     for decade in (low, -12, -7, -5, -3, high):
-        parts.append(f'<text class="tick" x="{x(decade):.1f}" y="46">1e{decade}</text>')
+        parts.append(
+            f'<text fill="#66707a" font-size="10" {font} x="{x(decade):.1f}" y="46">1e{decade}</text>'
+        )
     where = math.log10(report.difference) if report.difference > 0 else low
     marker = x(min(max(where, low), high))
-    parts.append(f'<path class="marker" d="M{marker:.1f} 16 l-6 -10 h12 z"/>')
+    parts.append(f'<path class="marker" d="M{marker:.1f} 16 l-6 -10 h12 z" fill="#1d2329"/>')
     return (
         f'<svg class="gauge" viewBox="0 0 {width + 2 * left} 50" width="{width + 2 * left}" '
         f'height="50" role="img" aria-label="difference on the seeds\' bands">{"".join(parts)}</svg>'
@@ -123,12 +131,12 @@ def _shape(shape: tuple[int, ...]) -> str:
     return "×".join(map(str, shape)) or "scalar"
 
 
-def _tensor_table(report: Report) -> str:
+def _tensor_table(report: Report, root: str) -> str:
     rows = [
         (
             "" if row.passed else "wrong",
             [
-                f'<a href="#tensor-{k}"><code>{_e(row.name)}</code></a>',
+                f'<a href="#{root}-tensor-{k}"><code>{_e(row.name)}</code></a>',
                 _shape(row.shape),
                 f'<span class="band-text-{seed_band(row.difference)}">{_num(row.difference, ".1e")}</span>',
                 f"<code>{_e(row.worst or '')}</code>",
@@ -166,7 +174,7 @@ def _grid_data(grid: Grid, name: str) -> dict[str, Any]:
     }
 
 
-def _heatmaps(report: Report) -> tuple[str, list[dict[str, Any]]]:
+def _heatmaps(report: Report, root: str) -> tuple[str, list[dict[str, Any]]]:
     cards, data = [], []
     for k, (row, grid) in enumerate(zip(report.tensors, grids(report), strict=True)):
         data.append(_grid_data(grid, row.name))
@@ -176,24 +184,24 @@ def _heatmaps(report: Report) -> tuple[str, list[dict[str, Any]]]:
         )
         note = "; ".join(filter(None, [shown, pooled]))
         status = "wrong" if not row.passed else "ok"
+        label = f"heatmap of {_e(row.name)}: {row.flagged} of {row.checked} checked components wrong"
         cards.append(
-            f'<figure class="card {status}" id="tensor-{k}"><figcaption><code>{_e(row.name)}</code> '
+            f'<figure class="card {status}" id="{root}-tensor-{k}"><figcaption><code>{_e(row.name)}</code> '
             f'<span class="muted">{_shape(row.shape)}</span> '
             f'<span class="status-{status}">{row.flagged} wrong</span>'
             f"{f'<br><small>{_e(note)}</small>' if note else ''}</figcaption>"
-            f'<canvas class="heatmap" data-tensor="{k}" role="img" '
-            f'aria-label="heatmap of {_e(row.name)}"></canvas></figure>'
+            f"{heatmap_svg(grid, label, k)}</figure>"
         )
     legend = (
-        '<div class="legend"><span class="scale"></span>'
+        f'<div class="legend">{legend_svg()}'
         "<span>|analytic − numerical| / estimated numerical error: "
         f"≤ 1 within noise · {SAFETY:g} threshold · above is wrong</span>"
-        '<span class="swatch kink"></span><span>kink</span>'
-        '<span class="swatch unchecked"></span><span>not checked</span></div>'
+        f'<span class="swatch" style="background: {KINK_FILL}"></span><span>kink</span>'
+        f'<span class="swatch" style="background: {UNCHECKED_FILL}"></span><span>not checked</span></div>'
     )
     section = (
         f'<section><h2>Where the errors are</h2>{legend}<div class="cards">{"".join(cards)}</div>'
-        '<p class="muted">Hover a cell to see its component.</p></section>'
+        '<p class="muted hover-hint">Hover a cell to see its component.</p></section>'
     )
     return section, data
 
@@ -243,36 +251,41 @@ def _script_json(data: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def render_html(report: Report) -> str:
-    """The whole page as one string."""
-    heatmaps, data = _heatmaps(report)
-    title = "correct" if report.passed else f"wrong in {', '.join(report.wrong_gradients)}"
+def _scoped_style(root: str) -> str:
+    """The stylesheet with every rule prefixed by the root's id: an id outranks the class rules
+    a notebook styles its outputs with, so the report looks the same inside one."""
+    return _asset("page.css").replace(".gradcheck", f"#{root}.gradcheck")
+
+
+def page_title(report: Report) -> str:
+    """The page's title: the verdict in a few words."""
+    return "gradcheck: gradients " + (
+        "correct" if report.passed else f"wrong in {', '.join(report.wrong_gradients)}"
+    )
+
+
+def render_fragment(report: Report) -> str:
+    """The report as one ``<div class="gradcheck">`` with its own scoped style and script."""
+    settings = report.settings
+    root = fragment_id(report.difference, report.tensors, report.findings, settings)
+    heatmaps, data = _heatmaps(report, root)
     payload = {"safety": SAFETY, "tensors": data}
-    return f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>gradcheck: gradients {_e(title)}</title>
+    return f"""<div class="gradcheck" id="{root}">
 <style>
-{_asset("page.css")}
+{_scoped_style(root)}
 </style>
-</head>
-<body>
 {_headline(report)}
 <main>
 {_findings(report)}
-{_tensor_table(report)}
+{_tensor_table(report, root)}
 {heatmaps}
 {_worst_table(report)}
 {_settings(report)}
 </main>
 <footer>gradcheck {_e(__version__)} · report schema {SCHEMA_VERSION} · {SAFETY:g}× safety factor</footer>
-<div id="tip" hidden></div>
-<script type="application/json" id="gradcheck-data">{_script_json(payload)}</script>
+<div class="tip" hidden></div>
+<script type="application/json" class="gradcheck-data">{_script_json(payload)}</script>
 <script>
 {_asset("page.js")}
 </script>
-</body>
-</html>
-"""
+</div>"""

@@ -1,20 +1,21 @@
-"""`Report`: the frozen result of a check joined to its renderings (text, JSON, HTML)."""
+"""`Report`: the frozen result of a check joined to its renderings (text, JSON, HTML, Jupyter)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
 from .._errors import GradientMismatch
-from .._files import write_atomic
-from ._html import render_html
+from ._display import InlineHtml
+from ._html import page_title, render_fragment
 from ._json import dumps, fields_from_dict, to_dict
 from ._model import ReportData
 from ._text import render_summary, render_text
 
 
-class Report(ReportData):
-    """Everything a gradient check found. ``str(report)`` is a readable table.
+class Report(InlineHtml, ReportData):
+    """Everything a gradient check found. ``str(report)`` is a readable table; in a Jupyter
+    notebook the report shows inline as the page `to_html` writes (verdict, findings, tables,
+    heatmaps).
 
     Per-component arrays cover the checked components (``components`` holds their flat indices
     into θ, in the order of the seeds' flattening).
@@ -46,6 +47,8 @@ class Report(ReportData):
         """The report a `to_dict` (or parsed `to_json`) holds, to render or summarise again."""
         return cls(**fields_from_dict(data))
 
-    def to_html(self, path: Union[str, Path]) -> None:
-        """Write a self-contained web page: verdict, findings, tables and a heatmap per tensor."""
-        write_atomic(path, render_html(self))
+    def _html_fragment(self) -> str:
+        return render_fragment(self)
+
+    def _html_title(self) -> str:
+        return page_title(self)

@@ -1,12 +1,20 @@
-"""Render a Report for people: a rich table for the terminal, a few lines for test logs."""
+"""Render a Report for people: a rich table for the terminal, a few lines for test logs.
+
+Text is laid out for where it goes: a terminal's (or a notebook's) width, ``COLUMNS`` when it
+is set, and otherwise — a pipe, a CI log, ``| less`` — unwrapped, so that a log holds whole
+sentences and whole tables.
+"""
 
 from __future__ import annotations
 
 import io
 import math
-from typing import Optional
+import os
+import sys
+from typing import IO, Optional
 
 from rich.console import Console, Group, RenderableType
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -14,6 +22,28 @@ from .._compare import SAFETY, band_legend
 from ._model import ReportData as Report
 
 BAND_STYLE = {"fine": "green", "inspect": "yellow", "worry": "red"}
+# The width of "unwrapped" text: rich needs a number, and no sentence or table of a report comes
+# near it (a table is as wide as its content, never padded to the console's width).
+UNWRAPPED = 10_000
+
+
+def output_width(file: Optional[IO[str]] = None) -> int:
+    """Columns for text written to ``file`` (stdout by default).
+
+    ``COLUMNS`` when it is set; else the width of the terminal or notebook the text goes to;
+    else (a pipe or a file) `UNWRAPPED`.
+    """
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    probe = Console(file=file or sys.stdout)
+    return probe.width if probe.is_terminal or probe.is_jupyter else UNWRAPPED
+
+
+def sized_console(file: Optional[IO[str]] = None) -> Console:
+    """A rich Console for ``file`` (stdout by default) whose width is `output_width`."""
+    stream = file or sys.stdout
+    return Console(file=stream, width=output_width(stream))
 
 
 def _verdict(report: Report) -> Text:
@@ -109,24 +139,46 @@ def _findings(report: Report) -> list[Text]:
     return [Text(f"• [{f.kind}] {f.message}") for f in report.findings]
 
 
-def renderable(report: Report, k: int = 5) -> Group:
+def _parts(report: Report, k: int) -> list[RenderableType]:
     parts: list[RenderableType] = [_headline(report), Text(""), _tensor_table(report)]
     if report.findings:
         parts += [Text(""), Text("findings", style="bold"), *_findings(report)]
     if report.components.size:
         parts += [Text(""), _worst_table(report, k)]
-    return Group(*parts)
+    return parts
 
 
-def _to_string(thing: object, width: int) -> str:
-    console = Console(width=width, record=True, color_system=None, force_terminal=False, file=io.StringIO())
-    console.print(thing)
+def print_report(report: Report, console: Console, k: int = 5) -> None:
+    """Print the report: sentences wrap at the console's width, tables are never cut.
+
+    A table wider than the console keeps its width (the terminal wraps its lines) rather than
+    lose the ends of its headers and numbers.
+    """
+    unbounded = console.options.update_width(UNWRAPPED)
+    for part in _parts(report, k):
+        natural = Measurement.get(console, unbounded, part).maximum if isinstance(part, Table) else 0
+        if natural <= console.width:
+            console.print(part)
+            continue
+        width, console.width = console.width, natural  # print() never goes past console.width
+        try:
+            console.print(part)
+        finally:
+            console.width = width
+
+
+def render_text(report: Report, width: Optional[int] = None) -> str:
+    """The full report as plain text (no colour codes), ``width`` columns wide (`output_width`)."""
+    console = Console(  # never Jupyter's display: this console writes only to its string
+        width=width or output_width(),
+        record=True,
+        color_system=None,
+        force_terminal=False,
+        force_jupyter=False,
+        file=io.StringIO(),
+    )
+    print_report(report, console)
     return console.export_text().rstrip() + "\n"
-
-
-def render_text(report: Report, width: int = 110) -> str:
-    """The full report as plain text (no colour codes)."""
-    return _to_string(renderable(report), width)
 
 
 def render_summary(report: Report, k: int = 5) -> str:
@@ -145,7 +197,3 @@ def render_summary(report: Report, k: int = 5) -> str:
                 f"(error {c.error:.2e}, numerical error ≈ {c.estimate:.1e})"
             )
     return "\n".join(lines)
-
-
-def print_report(report: Report, console: Optional[Console] = None) -> None:
-    (console or Console()).print(renderable(report))
