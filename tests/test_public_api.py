@@ -26,13 +26,16 @@ PUBLIC = {
     "Settings",
     "SlowCheckWarning",
     "StructureError",
+    "TaylorReport",
     "TensorRow",
     "WorkerError",
     "assert_gradients",
     "check",
+    "check_hvp",
     "check_vjp",
     "numerical_gradient",
     "relative_difference",
+    "taylor_test",
 }
 
 

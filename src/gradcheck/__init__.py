@@ -22,9 +22,11 @@ from ._errors import (
     StructureError,
     WorkerError,
 )
+from ._hvp import check_hvp
 from ._monitor import Monitor
 from ._problem import Problem
-from ._report import Component, Finding, Report, Settings, TensorRow
+from ._report import Component, Finding, Report, Settings, TaylorReport, TensorRow
+from ._taylor import taylor_test
 from ._version import __version__ as __version__
 from ._vjp import check_vjp
 
@@ -52,13 +54,16 @@ __all__ = [
     "Settings",
     "SlowCheckWarning",
     "StructureError",
+    "TaylorReport",
     "TensorRow",
     "WorkerError",
     "assert_gradients",
     "check",
+    "check_hvp",
     "check_vjp",
     "numerical_gradient",
     "relative_difference",
+    "taylor_test",
 ]
 
 for _name in __all__:

@@ -14,9 +14,15 @@ from ._report import Finding, Report, Settings, TensorRow
 
 
 def report(
-    probe: Probe, gradient: Gradient, outcome: Outcome, findings: list[Finding], start: float
+    probe: Probe,
+    gradient: Gradient,
+    outcome: Outcome,
+    findings: list[Finding],
+    start: float,
+    checked: str = "gradients",
 ) -> Report:
-    """The report of one check (``start``: when it began, by `time.perf_counter`)."""
+    """The report of one check (``start``: when it began, by `time.perf_counter`; ``checked``:
+    what the verdict names, `Settings.checked`)."""
     layout, evidence = probe.layout, outcome.evidence
     settings = Settings(
         method=outcome.method,
@@ -31,6 +37,7 @@ def report(
         strategy_reason=outcome.reason,
         directions=outcome.screened,
         miss_probability=outcome.miss_probability,
+        checked=checked,
     )
     return Report(
         passed=outcome.passed,

@@ -2,7 +2,9 @@
 
 A tensor with wrong components gets one bug finding: the first pattern of `_fits` that
 explains all of its evidence, in the order transpose, sign, missing regularization, zero,
-scale; when none does, ``wrong_components`` says where the wrong entries sit. The evidence may
+scale, (for a Hessian-vector product) an error on the diagonal; when none does,
+``wrong_components`` says where the wrong entries sit. The subject names the zero pattern:
+``zero_gradient``, ``zero_second_derivative`` (an HVP) or ``zero_derivative`` (a JVP). The evidence may
 be components checked one by one or directional tests (certify), and the precedence and words
 are the same for both. A tensor without wrong components gets no bug finding, so a correct
 gradient gets none. Then come what the check left out or could not see: kinks, precision,
@@ -11,6 +13,7 @@ coverage.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
@@ -21,6 +24,7 @@ from ._fits import (
     MIN_PROJECTIONS,
     Projections,
     Scale,
+    diagonal_share,
     factor_cause,
     informative,
     is_sign,
@@ -85,6 +89,9 @@ def explain(p: Projections, *, whole: bool = True) -> Explanation:
         return Explanation("zero_gradient")
     if fitted is not None:
         return Explanation("scale", fitted=fitted)
+    share = diagonal_share(p)
+    if share is not None:
+        return Explanation("diagonal", fitted=share)
     return Explanation("wrong_components", fitted=scale(p, p.flagged))
 
 
@@ -109,23 +116,44 @@ def tensor_finding(p: Projections, *, whole: bool = True) -> Finding:
     if found.kind == "scale":
         assert found.fitted is not None
         return _wording.scale(p, found.fitted)
+    if found.kind == "diagonal":
+        assert found.fitted is not None
+        return _wording.diagonal(p, found.fitted)
     return _wording.wrong_components(p, found.fitted)
 
 
-def findings(outcome: Outcome, layout: Layout, theta: np.ndarray, relative_noise: float) -> list[Finding]:
-    """Every finding of a check: bug findings by tensor, then what the check could not see."""
+def findings(
+    outcome: Outcome,
+    layout: Layout,
+    theta: np.ndarray,
+    relative_noise: float,
+    *,
+    subject: str = "gradient",
+    diagonal: Optional[np.ndarray] = None,
+) -> list[Finding]:
+    """Every finding of a check: bug findings by tensor, then what the check could not see.
+
+    ``theta`` is the pattern of a missing term (the probe's ``pattern``); ``subject`` says what
+    was checked (`Projections.subject`), and ``diagonal`` holds an HVP's measured diagonal
+    pattern (NaN where not measured).
+    """
     found: list[Finding] = []
     evidence = outcome.evidence
     ids = layout.tensor_ids()[evidence.components]
     for k, tensor in enumerate(layout.tensors):
         if k in outcome.explained:
-            found.append(tensor_finding(outcome.explained[k]))
+            found.append(tensor_finding(dataclasses.replace(outcome.explained[k], subject=subject)))
             continue
         mine = evidence.where(ids == k)
         if mine.flagged.any():
             # A sample is a fair view of its tensor; the entries certify located are not.
             whole = outcome.strategy in ("full", "sample") or np.unique(mine.components).size == tensor.size
             view = projections(mine, tensor.name, tensor.shape, tensor.offset, theta)
+            view = dataclasses.replace(
+                view,
+                subject=subject,
+                diagonal=None if diagonal is None else diagonal[mine.components[~mine.kink]],
+            )
             found.append(tensor_finding(view, whole=whole))
         if k in outcome.failing:
             results = outcome.failing[k]

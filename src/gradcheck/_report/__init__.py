@@ -5,6 +5,8 @@ _model   ReportData, TensorRow, Finding, Component, Settings: data only, no rend
 _text    the terminal table (rich) and the short summary for assertion messages
 _json    strict JSON (schema 1) and back
 _html    one self-contained page, with a heatmap per tensor (_heatmap)
+_taylor  TaylorReport: the Taylor test's model (_taylor_model) and renderings (_taylor_text,
+         _taylor_html: the remainders against h on log-log axes, `render_taylor_html`)
 ```
 
 `Report` joins the value to its renderings; it is what every check returns.
@@ -20,9 +22,23 @@ from .._files import write_atomic
 from ._html import render_html
 from ._json import dumps, fields_from_dict, to_dict
 from ._model import Component, Finding, ReportData, Settings, TensorRow
+from ._taylor import TaylorReport
+from ._taylor_html import render_taylor_html
+from ._taylor_model import TaylorDirection, TaylorSettings
 from ._text import render_summary, render_text
 
-__all__ = ["Component", "Finding", "Report", "ReportData", "Settings", "TensorRow"]
+__all__ = [
+    "Component",
+    "Finding",
+    "Report",
+    "ReportData",
+    "Settings",
+    "TaylorDirection",
+    "TaylorReport",
+    "TaylorSettings",
+    "TensorRow",
+    "render_taylor_html",
+]
 
 
 class Report(ReportData):

@@ -48,14 +48,15 @@ def _asset(name: str) -> str:
 def _verdict(report: Report) -> str:
     checked = sum(row.checked for row in report.tensors)
     wrong = sum(row.flagged for row in report.tensors)
+    what = report.settings.checked[:1].upper() + report.settings.checked[1:]
     if report.passed:
-        title = "✔ Gradients are correct"
+        title = f"✔ {what} are correct"
         detail = (
             f"All {checked} checked components agree with finite differences within "
             f"{SAFETY:g}× their estimated numerical error."
         )
     else:
-        title = f"✘ Gradients are wrong in {', '.join(report.wrong_gradients)}"
+        title = f"✘ {what} are wrong in {', '.join(report.wrong_gradients)}"
         detail = (
             f"{wrong} of {checked} checked components disagree with finite differences by more "
             f"than {SAFETY:g}× their estimated numerical error."
@@ -253,7 +254,7 @@ def render_html(report: Report) -> str:
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>gradcheck: gradients {_e(title)}</title>
+<title>gradcheck: {_e(report.settings.checked)} {_e(title)}</title>
 <style>
 {_asset("page.css")}
 </style>

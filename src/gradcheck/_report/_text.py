@@ -17,12 +17,13 @@ BAND_STYLE = {"fine": "green", "inspect": "yellow", "worry": "red"}
 
 
 def _verdict(report: Report) -> Text:
+    checked = report.settings.checked
     if report.passed:
-        text = Text("✔ gradients are correct", style="bold green")
+        text = Text(f"✔ {checked} are correct", style="bold green")
     else:
         wrong = ", ".join(report.wrong_gradients)
         where = f" in {wrong}" if wrong else " (see findings)"  # e.g. a backward that is not linear
-        text = Text(f"✘ gradients are WRONG{where}", style="bold red")
+        text = Text(f"✘ {checked} are WRONG{where}", style="bold red")
     return text
 
 
