@@ -46,6 +46,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "_report._taylor_text",
             "_report._taylor_html",
             "_rates",
+            "_tangents",
         },
     ),
     (
@@ -61,6 +62,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "_check",
             "_vjp",
             "_hvp",
+            "_jvp",
             "_taylor",
             "_monitor",
             "_problem",
@@ -73,6 +75,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "torch",
             "_torch_sequential",
             "_torch_modes",
+            "_torch_contracts",
             "jax",
             "_jax_modes",
         },

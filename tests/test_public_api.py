@@ -32,6 +32,7 @@ PUBLIC = {
     "assert_gradients",
     "check",
     "check_hvp",
+    "check_jvp",
     "check_vjp",
     "numerical_gradient",
     "relative_difference",

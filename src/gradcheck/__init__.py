@@ -23,6 +23,7 @@ from ._errors import (
     WorkerError,
 )
 from ._hvp import check_hvp
+from ._jvp import check_jvp
 from ._monitor import Monitor
 from ._problem import Problem
 from ._report import Component, Finding, Report, Settings, TaylorReport, TensorRow
@@ -60,6 +61,7 @@ __all__ = [
     "assert_gradients",
     "check",
     "check_hvp",
+    "check_jvp",
     "check_vjp",
     "numerical_gradient",
     "relative_difference",

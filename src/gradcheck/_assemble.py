@@ -11,6 +11,7 @@ from ._compare import ranking, relative_difference
 from ._outcome import Outcome
 from ._probe import Gradient, Probe
 from ._report import Finding, Report, Settings, TensorRow
+from ._tree import Layout
 
 
 def report(
@@ -42,7 +43,7 @@ def report(
     return Report(
         passed=outcome.passed,
         difference=outcome.difference,
-        tensors=rows(probe, gradient, outcome),
+        tensors=rows(probe.layout, gradient.names, outcome),
         findings=tuple(findings),
         settings=settings,
         detection_limit=outcome.detection_limit,
@@ -56,12 +57,13 @@ def report(
     )
 
 
-def rows(probe: Probe, gradient: Gradient, outcome: Outcome) -> tuple[TensorRow, ...]:
-    """One row per tensor: what its checked components show, and what the strategy established."""
+def rows(layout: Layout, names: tuple[str, ...], outcome: Outcome) -> tuple[TensorRow, ...]:
+    """One row per tensor: what its checked components show, and what the strategy established
+    (``names``: the gradient's own name of each tensor, ``dW2`` for ``W2``)."""
     evidence = outcome.evidence
-    ids = probe.layout.tensor_ids()[evidence.components]
+    ids = layout.tensor_ids()[evidence.components]
     built = []
-    for k, (tensor, verdict) in enumerate(zip(probe.layout.tensors, outcome.tensors, strict=True)):
+    for k, (tensor, verdict) in enumerate(zip(layout.tensors, outcome.tensors, strict=True)):
         mine = ids == k
         comps, a, d = evidence.components[mine], evidence.analytic[mine], evidence.numerical[mine]
         nothing = math.nan if tensor.size else 0.0  # nothing checked of a tensor that has entries
@@ -72,7 +74,7 @@ def rows(probe: Probe, gradient: Gradient, outcome: Outcome) -> tuple[TensorRow,
         built.append(
             TensorRow(
                 name=tensor.name,
-                gradient=gradient.names[k] if gradient.names[k] != tensor.name else None,
+                gradient=names[k] if names[k] != tensor.name else None,
                 shape=tensor.shape,
                 difference=relative_difference(a, d) if comps.size else nothing,
                 max_abs_error=float(np.max(np.abs(a - d))) if comps.size else nothing,

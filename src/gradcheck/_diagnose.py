@@ -2,7 +2,8 @@
 
 A tensor with wrong components gets one bug finding: the first pattern of `_fits` that
 explains all of its evidence, in the order transpose, sign, missing regularization, zero,
-scale, (for a Hessian-vector product) an error on the diagonal; when none does,
+scale, (for a Hessian-vector product) an error on the diagonal, (for a JVP) a missing
+activation derivative; when none does,
 ``wrong_components`` says where the wrong entries sit. The subject names the zero pattern:
 ``zero_gradient``, ``zero_second_derivative`` (an HVP) or ``zero_derivative`` (a JVP). The evidence may
 be components checked one by one or directional tests (certify), and the precedence and words
@@ -29,6 +30,7 @@ from ._fits import (
     informative,
     is_sign,
     is_zero,
+    missing_activation,
     regularization,
     scale,
     transposed_axes,
@@ -51,6 +53,7 @@ class Explanation:
     fitted: Optional[Scale] = None  # the factor (scale, sign; the partial one of wrong_components)
     lam: Optional[float] = None  # missing_regularization
     axes: Optional[tuple[int, int]] = None  # transpose
+    activation: Optional[str] = None  # activation: whose derivative a JVP misses
 
     @property
     def tensor_wide(self) -> bool:
@@ -92,6 +95,9 @@ def explain(p: Projections, *, whole: bool = True) -> Explanation:
     share = diagonal_share(p)
     if share is not None:
         return Explanation("diagonal", fitted=share)
+    activation = missing_activation(p)
+    if activation is not None:
+        return Explanation("activation", activation=activation)
     return Explanation("wrong_components", fitted=scale(p, p.flagged))
 
 
@@ -119,6 +125,9 @@ def tensor_finding(p: Projections, *, whole: bool = True) -> Finding:
     if found.kind == "diagonal":
         assert found.fitted is not None
         return _wording.diagonal(p, found.fitted)
+    if found.kind == "activation":
+        assert found.activation is not None
+        return _wording.activation(p, found.activation)
     return _wording.wrong_components(p, found.fitted)
 
 
@@ -130,12 +139,13 @@ def findings(
     *,
     subject: str = "gradient",
     diagonal: Optional[np.ndarray] = None,
+    outputs: Optional[np.ndarray] = None,
 ) -> list[Finding]:
     """Every finding of a check: bug findings by tensor, then what the check could not see.
 
     ``theta`` is the pattern of a missing term (the probe's ``pattern``); ``subject`` says what
-    was checked (`Projections.subject`), and ``diagonal`` holds an HVP's measured diagonal
-    pattern (NaN where not measured).
+    was checked (`Projections.subject`); ``diagonal`` holds an HVP's measured diagonal pattern
+    (NaN where not measured) and ``outputs`` a JVP's output value at each component.
     """
     found: list[Finding] = []
     evidence = outcome.evidence
@@ -149,10 +159,12 @@ def findings(
             # A sample is a fair view of its tensor; the entries certify located are not.
             whole = outcome.strategy in ("full", "sample") or np.unique(mine.components).size == tensor.size
             view = projections(mine, tensor.name, tensor.shape, tensor.offset, theta)
+            kept = mine.components[~mine.kink]
             view = dataclasses.replace(
                 view,
                 subject=subject,
-                diagonal=None if diagonal is None else diagonal[mine.components[~mine.kink]],
+                diagonal=None if diagonal is None else diagonal[kept],
+                output=None if outputs is None else outputs[kept],
             )
             found.append(tensor_finding(view, whole=whole))
         if k in outcome.failing:

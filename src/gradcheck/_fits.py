@@ -53,6 +53,9 @@ class Projections:
     # hvp only: (H_a)ₖₖ·uₖ, the analytic Hessian's diagonal entry times u, where it was measured
     # (NaN elsewhere): the pattern of an error confined to the diagonal.
     diagonal: Optional[np.ndarray] = None
+    # jvp only: the function's output y at each comparison's output entry, where an
+    # activation's derivative (tanh′ = 1 − y², ...) can be read off.
+    output: Optional[np.ndarray] = None
 
     def __len__(self) -> int:
         return int(self.analytic.size)
@@ -171,6 +174,35 @@ def diagonal_share(p: Projections) -> Optional[Scale]:
     if not explains(residual - c * p.diagonal[measured], p.estimate[measured]):
         return None
     return Scale(c, c_error)
+
+
+# Activation derivatives written in the activation's output y, with the outputs they apply to:
+# the factor a forward-mode rule forgets when it returns the tangent of the pre-activation.
+ACTIVATIONS = {
+    "tanh": (lambda y: 1 - y**2, lambda y: np.all(np.abs(y) <= 1)),
+    "sigmoid": (lambda y: y * (1 - y), lambda y: np.all((y >= 0) & (y <= 1))),
+    "relu": (lambda y: (y > 0).astype(np.float64), lambda y: np.all(y >= 0)),
+}
+
+
+def missing_activation(p: Projections) -> Optional[str]:
+    """The activation whose derivative d(y) explains numerical ≈ d(y)·analytic, if one does.
+
+    It must make a difference: at least MIN_PROJECTIONS comparisons where d·analytic and
+    analytic differ by more than SAFETY times the estimated error.
+    """
+    if p.output is None:
+        return None
+    for name, (derivative, applies) in ACTIVATIONS.items():
+        if not applies(p.output):
+            continue
+        d = derivative(p.output)
+        telling = np.abs((1 - d) * p.analytic) > SAFETY * p.estimate
+        if np.count_nonzero(telling) >= MIN_PROJECTIONS and explains(
+            p.numerical - d * p.analytic, p.estimate
+        ):
+            return name
+    return None
 
 
 def nearest_integer(value: float, error: float) -> Optional[int]:

@@ -145,6 +145,24 @@ def diagonal(p: Projections, share: Scale) -> Finding:
     )
 
 
+# How each activation's derivative reads in terms of its output y (`_fits.ACTIVATIONS`).
+ACTIVATION_DERIVATIVES = {"tanh": "1 − y²", "sigmoid": "y·(1 − y)", "relu": "1 where y > 0, else 0"}
+
+
+def activation(p: Projections, name: str) -> Finding:
+    """A JVP that returns the pre-activation's tangent: numerical = d(y)·analytic."""
+    derivative = ACTIVATION_DERIVATIVES[name]
+    return _finding(
+        "activation",
+        p,
+        f"{_analytic(p)} misses {name}'s derivative: the numerical one is ({derivative})·analytic "
+        f"{_over(p) if p.local is None else f'at all {p.analytic.size} checked entries'}, with y "
+        f"the output; the rule returns the tangent before the {name}: multiply it by "
+        f"{derivative} ({name}′ written in the output)",
+        None,
+    )
+
+
 def zero(p: Projections) -> Finding:
     if p.subject == "hvp":
         return _zero_second_derivative(p)
@@ -502,6 +520,20 @@ def additivity(name: str, value: float, tolerance: float, rule: str = "vjp") -> 
     )
 
 
+def consistency(forward: float, reverse: float, value: float, tolerance: float) -> Finding:
+    """⟨u, jvp(v)⟩ ≠ ⟨vjp(u), v⟩: the forward and reverse rules are not transposes."""
+    return Finding(
+        "consistency",
+        None,
+        f"the forward and reverse rules disagree: ⟨u, jvp(v)⟩ = {forward:.6e} but ⟨vjp(u), v⟩ = "
+        f"{reverse:.6e} ({value:.1e} relative to the terms of the sums, rounding allows "
+        f"{tolerance:.0e}); they must be transposes of one Jacobian, so one of them is wrong "
+        f"(the finite-difference findings say which)",
+        (),
+        value,
+    )
+
+
 def asymmetric(first: float, second: float, value: float, tolerance: float) -> Finding:
     """u₁·hvp(u₂) ≠ u₂·hvp(u₁): the analytic Hessian is not symmetric."""
     return Finding(
@@ -575,4 +607,100 @@ def taylor_hessian(
         f"({_off_by(curvature, curvature + excess)}): run gc.check_hvp to find the entries",
         (),
         rate,
+    )
+
+
+# --- the contracts of a custom op (gradcheck.torch.check_function) -----------------------------
+
+
+def _contract(rule: str, tensor: str, what: str, fix: str, value: Optional[float] = None) -> Finding:
+    return Finding("contract", tensor, f"contract '{rule}' broken for {tensor}: {what}; {fix}", (), value)
+
+
+def mutated(tensor: str, changed: int, size: int, during: str) -> Finding:
+    if during == "forward":
+        fix = (
+            "compute into a new tensor (y = x * 2, not x.mul_(2)), or declare an in-place op with "
+            "ctx.mark_dirty(x) and return x"
+        )
+    else:
+        fix = "backward must not modify its inputs or the tensors forward saved; work on copies"
+    return _contract(
+        "inputs are not mutated",
+        tensor,
+        f"{during} wrote into it in place ({changed} of {size} entries changed): the caller's tensor "
+        f"changes, and any value saved from it for backward goes stale",
+        fix,
+        float(changed),
+    )
+
+
+def aliased(tensor: str, output: str) -> Finding:
+    return _contract(
+        "outputs do not alias inputs",
+        tensor,
+        f"{output} shares its memory (it is the same tensor or a view of it) and forward did not declare "
+        f"it with ctx.mark_dirty: an in-place change to one silently changes the other, and "
+        f"PyTorch refuses to modify such a view in place later",
+        "return x.clone() (or a new tensor) unless the op is meant to work in place",
+    )
+
+
+def gradient_metadata(tensor: str, what: str, returned: str, expected: str) -> Finding:
+    fixes = {
+        "dtype": "autograd casts it silently, so the backward computes in the wrong precision: return grad.to(x.dtype)",
+        "shape": (
+            "autograd sums a broadcast gradient down to the input's shape when it can, hiding a "
+            "reduction the backward forgot: reduce it yourself (grad.sum(dim, keepdim=True))"
+        ),
+        "device": "return the gradient on the input's device (grad.to(x.device))",
+    }
+    return _contract(
+        "the gradient has its input's dtype, shape and device",
+        tensor,
+        f"backward returns its gradient with {what} {returned}, but the input's {what} is {expected}",
+        fixes[what],
+    )
+
+
+def integer_gradient(tensor: str, dtype: str) -> Finding:
+    return _contract(
+        "integer and boolean inputs get no gradient",
+        tensor,
+        f"backward returns a gradient for it, a tensor of dtype {dtype}: integer and boolean inputs are not "
+        f"differentiable (autograd drops the value)",
+        "return None in its place",
+    )
+
+
+def zero_cotangent(tensor: str, largest: float) -> Finding:
+    return _contract(
+        "a zero upstream gradient gives zero gradients",
+        tensor,
+        f"with grad_output = 0 backward returned a gradient up to {largest:.2e}: a term that does not "
+        f"scale with grad_output (a constant, a regulariser added in backward, state kept between calls)",
+        "multiply every term of the gradient by grad_output",
+        largest,
+    )
+
+
+def unrepeatable(tensor: str, relative: float) -> Finding:
+    return _contract(
+        "a second backward gives the same gradient",
+        tensor,
+        f"a second backward with the same grad_output gave another gradient ({relative:.1e} "
+        f"relative): the backward keeps state (accumulates into ctx or a buffer) or draws random numbers",
+        "compute the gradient from grad_output and the saved tensors only",
+        relative,
+    )
+
+
+def vmap_differs(tensor: str, relative: float) -> Finding:
+    return _contract(
+        "vmap of the backward equals a loop",
+        tensor,
+        f"the backward vmapped over several cotangents differs from calling it once per cotangent "
+        f"({relative:.1e} relative)",
+        "the Function's vmap rule (or the in_dims / out_dims it relies on) mishandles the batch dimension",
+        relative,
     )

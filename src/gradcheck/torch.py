@@ -21,7 +21,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import _options, _torch_modes
+from . import _options, _torch_contracts, _torch_modes
 from ._errors import LossValueError, OptionError
 from ._evaluate._batched import CHUNK_BYTES
 from ._report import Report
@@ -96,7 +96,12 @@ def check_module(
 
 
 def check_function(
-    fn: Callable[..., Any], *inputs: Any, modes: Any = None, order: int = 1, **options: Any
+    fn: Callable[..., Any],
+    *inputs: Any,
+    modes: Any = None,
+    order: int = 1,
+    contracts: bool = True,
+    **options: Any,
 ) -> Report:
     """Check the autograd gradient of ``fn(*inputs)`` (e.g. a custom ``torch.autograd.Function``).
 
@@ -105,6 +110,12 @@ def check_function(
     (``sum(v * fn(*inputs))``), which checks the vector-Jacobian product autograd computes.
     ``modes`` and ``order`` as in `check_module`: by default the backward and, where the
     Function defines ``jvp``, its forward mode; ``order=2`` its double backward.
+
+    ``contracts=True`` (default) also checks what a custom op owes its callers, on clones of the
+    inputs in their own dtype and device: inputs not mutated, outputs not aliasing inputs
+    undeclared, each gradient with its input's dtype, shape and device, no gradient for integer
+    or boolean inputs, zero gradients for a zero upstream gradient, a repeatable backward, and
+    vmap of the backward equal to a loop where vmap applies (``contract`` findings, failing).
 
     Example:
         >>> import torch, gradcheck.torch
@@ -127,7 +138,8 @@ def check_function(
         cotangent = _cotangent(torch, probe, seed)
         loss = _FunctionLoss(fn, values, chosen, cotangent)
         params = {f"inputs[{i}]": values[i].numpy().copy() for i in chosen}
-        return _run(torch, loss, params, seed, options, modes=modes, order=order)
+        report = _run(torch, loss, params, seed, options, modes=modes, order=order)
+        return _torch_contracts.added(torch, report, fn, inputs, seed) if contracts else report
 
 
 def check(
@@ -294,8 +306,8 @@ class _FunctionLoss(_Loss):
 
     def scalar(self, params: dict[str, Any]) -> Any:
         args = list(self.inputs)
-        for i in self.chosen:
-            args[i] = params[f"inputs[{i}]"]
+        for i in self.chosen:  # clones: a forward that writes into its inputs breaks a contract, not θ
+            args[i] = params[f"inputs[{i}]"].clone()
         output = self.fn(*args)
         if self.cotangent is None:
             return output.reshape(())

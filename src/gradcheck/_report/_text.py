@@ -39,14 +39,27 @@ def _headline(report: Report) -> Group:
         ),
         Text(
             f"{s.method} differences, eps={s.eps}, {s.strategy} check, "
-            f"{s.evaluations} loss evaluations in {s.seconds:.2f} s; "
-            f"loss {s.loss_value:.6g} with noise σ={s.noise:.2e}; "
+            f"{s.evaluations} {_evaluated(s.checked)} in {s.seconds:.2f} s; "
+            f"{_value(s.checked)} {s.loss_value:.6g} with noise σ={s.noise:.2e}; "
             f"detects relative errors above {report.detection_limit:.1e}"
         ),
     ]
     if s.strategy != "full":
         lines.append(Text(_directional_guarantee(report)))
     return Group(*lines)
+
+
+# What one evaluation is, and what the value the noise belongs to is, for each kind of check.
+_EVALUATED = {"Hessian-vector products": "gradient evaluations", "JVPs": "evaluations of f"}
+_VALUE = {"Hessian-vector products": "u·g", "JVPs": "largest |output|"}
+
+
+def _evaluated(checked: str) -> str:
+    return _EVALUATED.get(checked, "loss evaluations")
+
+
+def _value(checked: str) -> str:
+    return _VALUE.get(checked, "loss")
 
 
 def _directional_guarantee(report: Report) -> str:
