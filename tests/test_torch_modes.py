@@ -140,6 +140,22 @@ def test_a_module_at_order_2_leaves_the_model_alone():
     assert torch.equal(rng, torch.get_rng_state()) and all(p.grad is None for p in model.parameters())
 
 
+def test_above_a_thousand_components_forward_mode_checks_a_sample(monkeypatch):
+    class Layer(torch.nn.Module):
+        def forward(self, z):
+            return Tanh.apply(z)
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(40, 30), Layer(), torch.nn.Linear(30, 1))  # 1,261 params
+    batch = torch.randn(16, 40), torch.randn(16, 1)
+    monkeypatch.setattr(Tanh, "jvp_scale", 2.0)
+    report = gt.check_module(model, torch.nn.MSELoss(), *batch)
+    assert not report.passed and set(report.wrong_tensors) == {"fwd:0.weight", "fwd:0.bias"}
+    fwd_rows = [row for row in report.tensors if row.name.startswith("fwd:")]
+    assert sum(row.checked for row in fwd_rows) == 1000
+    assert any(f.kind == "coverage" and f.message.startswith("forward mode:") for f in report.findings)
+
+
 def test_modes_and_order_are_validated():
     with pytest.raises(gc.OptionError, match="did you mean 'rev'"):
         gt.check_function(Tanh.apply, x(), modes="reverse")

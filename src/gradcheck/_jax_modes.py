@@ -14,7 +14,7 @@ Everything runs on the adapter's float64 flat dict of leaves, with 64-bit types 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from . import _hvp, _modes
 from ._modes import Mode
 from ._options import Options
 from ._report import Report
+from ._tree import flatten
 from ._vmap import VmapLoss
 
 # Basis tangents per compiled call of the forward-mode gradient (one compilation per leaf;
@@ -40,7 +41,8 @@ def check(problem: Any, grad: Any, options: dict[str, Any], modes: tuple[str, ..
     if "rev" in modes:
         chosen.append(Mode("rev", grad))
     if "fwd" in modes:
-        chosen.append(forward_mode(problem))
+        layout = flatten(problem.flat)[1]
+        chosen.append(forward_mode(problem, _modes.forward_sample(layout, options)))
     second = (lambda: second_order(problem, options)) if order == 2 else None
     return _modes.check(problem.loss, problem.flat, chosen, Options(**options), second)
 
@@ -50,24 +52,26 @@ def _flat_f(problem: Any) -> Any:
     return lambda flat: problem.f(problem.tree(flat))
 
 
-def forward_mode(problem: Any) -> Mode:
-    """The forward-mode gradient at θ (jvp along each basis direction), or why f has none."""
+def forward_mode(problem: Any, sample: Optional[np.ndarray] = None) -> Mode:
+    """The forward-mode gradient at θ (jvp along each basis direction; at the components
+    ``sample`` only, NaN elsewhere, when given), or why f has none."""
     jax = problem.jax
     base = {k: jax.numpy.asarray(v) for k, v in problem.flat.items()}
     along = jax.jit(jax.vmap(lambda tangent: jax.jvp(_flat_f(problem), (base,), (tangent,))[1]))
+    wanted = _modes.local_rows(flatten(problem.flat)[1], sample)
     values = {}
     try:
         for name, leaf in problem.flat.items():
-            out = np.empty(leaf.size)
-            for start in range(0, leaf.size, TANGENTS_PER_CALL):
-                rows = np.arange(start, min(start + TANGENTS_PER_CALL, leaf.size))
+            out = np.full(leaf.size, np.nan)
+            for start in range(0, wanted[name].size, TANGENTS_PER_CALL):
+                rows = wanted[name][start : start + TANGENTS_PER_CALL]
                 out[rows] = np.asarray(along(_basis(problem.flat, name, rows)))[: rows.size]
             values[name] = out.reshape(leaf.shape)
     except TypeError as error:  # "can't apply forward-mode autodiff (jvp) to a custom_vjp function"
         if "custom_vjp" not in str(error):
             raise
         return _modes.unsupported("fwd", error, FORWARD_HINT)
-    return Mode("fwd", values)
+    return Mode("fwd", values, sample=sample)
 
 
 def _basis(flat: dict[str, np.ndarray], name: str, rows: np.ndarray) -> dict[str, np.ndarray]:

@@ -17,7 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from . import _assemble, _diagnose, _wording
+import numpy as np
+
+from . import _assemble, _diagnose, _full, _plan, _wording
 from ._check import choose_for, examine
 from ._combine import merge
 from ._errors import OptionError
@@ -26,12 +28,20 @@ from ._evaluate._evaluator import Loss
 from ._options import Options
 from ._probe import Probe
 from ._report import Finding, Report
+from ._strategy import Choice
+from ._tree import Layout
 
 # Each mode's rows are named with a prefix (reverse mode keeps the plain names), and its
 # findings speak of what it checks.
 PREFIX = {"rev": "", "fwd": "fwd:", "hvp": "hvp:"}
 SUBJECT = {"rev": "gradient", "fwd": "forward"}
 WHAT = {"rev": "reverse mode", "fwd": "forward mode", "hvp": "the second derivative (order=2)"}
+
+
+# Forward mode assembles a gradient from one JVP per component (n forward passes, batched):
+# up to this many components all of them, as the full check would check them (≤ 2,000 loss
+# evaluations); beyond, a seeded sample of this many, stated in a coverage finding.
+FORWARD_COMPONENTS = 1000
 
 
 @dataclass(frozen=True)
@@ -41,10 +51,30 @@ class Mode:
     name: str  # "rev" or "fwd"
     gradient: Any = None  # the gradient at θ (a value) or a function of the params; None: unsupported
     unsupported: str = ""  # why not, and what would make it work
+    sample: Optional[np.ndarray] = None  # the components where ``gradient`` is known (None: all)
 
     @property
     def supported(self) -> bool:
         return self.gradient is not None
+
+
+def forward_sample(layout: Layout, options: dict[str, Any]) -> Optional[np.ndarray]:
+    """The components forward mode computes: None (all) up to FORWARD_COMPONENTS or with
+    strategy="full", else a seeded sample covering every tensor (`_plan.select`)."""
+    if layout.size <= FORWARD_COMPONENTS or options.get("strategy") == "full":
+        return None
+    return _plan.select(layout, FORWARD_COMPONENTS, int(options.get("seed", 0)))
+
+
+def local_rows(layout: Layout, sample: Optional[np.ndarray]) -> dict[str, np.ndarray]:
+    """Per tensor name, the flat entries forward mode computes (all, or those in ``sample``)."""
+    rows = {}
+    for tensor in layout.tensors:
+        inside = np.arange(tensor.offset, tensor.offset + tensor.size) if sample is None else sample
+        rows[tensor.name] = (
+            inside[(inside >= tensor.offset) & (inside < tensor.offset + tensor.size)] - tensor.offset
+        )
+    return rows
 
 
 def unsupported(name: str, error: BaseException, hint: str) -> Mode:
@@ -88,10 +118,19 @@ def _first_order(
     count, clock = 0, start
     for mode in modes:
         gradient = probe.gradient(mode.gradient)
-        outcome = examine(probe, gradient, choice)
+        if mode.sample is None:
+            outcome = examine(probe, gradient, choice)
+        else:
+            reason = (
+                f"forward mode needs one JVP per component: a seeded sample of {mode.sample.size} "
+                f"of {probe.layout.size} (strategy='full' computes them all)"
+            )
+            outcome = _full.run(probe, gradient, Choice("full", reason), mode.sample)
         findings = _diagnose.findings(
             outcome, probe.layout, probe.pattern, probe.relative_noise, subject=SUBJECT[mode.name]
         )
+        if mode.sample is not None:
+            findings = [_wording.forward_coverage(f) if f.kind == "coverage" else f for f in findings]
         report = _assemble.report(probe, gradient, outcome, findings, start)
         now = time.perf_counter()
         own = dataclasses.replace(

@@ -57,27 +57,37 @@ def check(
     if "rev" in modes:
         chosen.append(Mode("rev", grad))
     if "fwd" in modes:
-        chosen.append(forward_mode(torch, loss, params, reseed))
+        chosen.append(
+            forward_mode(torch, loss, params, reseed, _modes.forward_sample(flatten(params)[1], options))
+        )
     first = Options(reseed=reseed, **options)
     second = (lambda: second_order(torch, loss, params, reseed, options)) if order == 2 else None
     return _modes.check(loss, params, chosen, first, second)
 
 
-def forward_mode(torch: Any, loss: Any, params: dict[str, np.ndarray], reseed: Callable[[], Any]) -> Mode:
-    """The forward-mode gradient at θ, or why the code has none."""
+def forward_mode(
+    torch: Any,
+    loss: Any,
+    params: dict[str, np.ndarray],
+    reseed: Callable[[], Any],
+    sample: Optional[np.ndarray] = None,
+) -> Mode:
+    """The forward-mode gradient at θ (at the components ``sample``, NaN elsewhere; all when
+    None), or why the code has none."""
     tensors = {k: torch.from_numpy(v.copy()) for k, v in params.items()}
+    rows = _modes.local_rows(flatten(params)[1], sample)
     with warnings.catch_warnings():
         # PyTorch's own forward-mode formulas (batch_norm's) call torch.jit.script, which warns
         # that it is deprecated: a message about PyTorch's internals, not about the user's code.
         warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=DeprecationWarning)
         try:
-            values = _vmapped_jvps(torch, loss, tensors, reseed)
+            values = _vmapped_jvps(torch, loss, tensors, rows, reseed)
         except Exception:  # no vmap support (a custom Function without a vmap rule): one pass each
             try:
-                values = _dual_passes(torch, loss, tensors, reseed)
+                values = _dual_passes(torch, loss, tensors, rows, reseed)
             except NotImplementedError as error:  # a custom Function without jvp
                 return _modes.unsupported("fwd", error, FORWARD_HINT)
-    return Mode("fwd", {k: v.reshape(params[k].shape) for k, v in values.items()})
+    return Mode("fwd", {k: v.reshape(params[k].shape) for k, v in values.items()}, sample=sample)
 
 
 def _basis(torch: Any, tensors: dict[str, Any], name: str, rows: np.ndarray) -> dict[str, Any]:
@@ -88,8 +98,9 @@ def _basis(torch: Any, tensors: dict[str, Any], name: str, rows: np.ndarray) -> 
 
 
 def _vmapped_jvps(
-    torch: Any, loss: Any, tensors: dict[str, Any], reseed: Callable[[], Any]
+    torch: Any, loss: Any, tensors: dict[str, Any], wanted: dict[str, np.ndarray], reseed: Callable[[], Any]
 ) -> dict[str, np.ndarray]:
+    """∂J/∂θⱼ for the ``wanted`` entries of each tensor (NaN elsewhere), vmapped JVPs in chunks."""
     from torch.func import jvp, vmap
 
     def along(tangent: dict[str, Any]) -> Any:
@@ -98,9 +109,9 @@ def _vmapped_jvps(
     batched = vmap(along, randomness="same")
     values = {}
     for name, value in tensors.items():
-        out = np.empty(value.numel())
-        for start in range(0, value.numel(), TANGENTS_PER_CALL):
-            rows = np.arange(start, min(start + TANGENTS_PER_CALL, value.numel()))
+        out = np.full(value.numel(), np.nan)
+        for start in range(0, wanted[name].size, TANGENTS_PER_CALL):
+            rows = wanted[name][start : start + TANGENTS_PER_CALL]
             reseed()
             out[rows] = batched(_basis(torch, tensors, name, rows)).detach().numpy()
         values[name] = out
@@ -108,14 +119,15 @@ def _vmapped_jvps(
 
 
 def _dual_passes(
-    torch: Any, loss: Any, tensors: dict[str, Any], reseed: Callable[[], Any]
+    torch: Any, loss: Any, tensors: dict[str, Any], wanted: dict[str, np.ndarray], reseed: Callable[[], Any]
 ) -> dict[str, np.ndarray]:
+    """The same as `_vmapped_jvps`, one torch.autograd.forward_ad pass per entry."""
     from torch.autograd import forward_ad
 
     values = {}
     for name, value in tensors.items():
-        out = np.empty(value.numel())
-        for j in range(value.numel()):
+        out = np.full(value.numel(), np.nan)
+        for j in wanted[name].tolist():
             tangent = torch.zeros_like(value)
             tangent.view(-1)[j] = 1.0
             reseed()
