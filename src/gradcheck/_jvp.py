@@ -138,11 +138,11 @@ def _input_name(tensor: Tensor) -> str:
     return tensor.name if tensor.path else "x"
 
 
-def _plan(inputs: Layout, theta: np.ndarray, options: Options, relative_noise: float) -> tuple[str, int]:
+def _plan(size: int, options: Options) -> tuple[str, int]:
     """("full", 0): every input direction; ("directions", K): K random tangents per input tensor."""
     if options.directions is not None:
         return "directions", int(options.directions)
-    if options.strategy == "certify" or (options.strategy == "auto" and theta.size > FULL_INPUTS):
+    if options.strategy == "certify" or (options.strategy == "auto" and size > FULL_INPUTS):
         return "directions", TANGENTS
     return "full", 0
 
@@ -159,8 +159,7 @@ def _tangents_of(
     """(tangent, step) pairs for input tensor k: its basis directions, or ``count`` random ones."""
     tensor = inputs.tensors[k]
     if strategy == "full":
-        spacing = np.spacing(np.abs(theta).astype(np.float64))
-        steps = component_steps(theta, spacing, "central", "auto", relative)
+        steps = component_steps(theta, _tangents.spacing(inputs, theta), "central", "auto", relative)
         pairs = []
         for i in range(tensor.offset, tensor.offset + tensor.size):
             basis = np.zeros(theta.size)
@@ -228,7 +227,7 @@ def check_jvp(
         outputs, rule, layout, theta, outputs.y0, sigma, outputs.layout.tensor_ids(),
         np.full(len(outputs.layout.tensors), _coarsest(outputs)),
     )  # fmt: skip
-    strategy_name, count = _plan(layout, theta, options, relative)
+    strategy_name, count = _plan(theta.size, options)
     rng = np.random.default_rng([int(seed), TANGENT_STREAM])
     per_input = [
         [

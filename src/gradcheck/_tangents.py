@@ -53,6 +53,12 @@ class Function:
     rule_eps: np.ndarray  # per output tensor, ε of the rule's dtype
 
 
+def spacing(inputs: Layout, theta: np.ndarray) -> np.ndarray:
+    """Per component, the gap to the next number of its own dtype (its ulp at θᵢ)."""
+    gaps = [np.spacing(np.abs(theta[t.slice]).astype(t.dtype)) for t in inputs.tensors]
+    return np.concatenate(gaps).astype(np.float64)
+
+
 def exact(inputs: Layout, theta: np.ndarray, tangent: np.ndarray, t: float) -> np.ndarray:
     """The tangent snapped so that θ ± t·v and θ ± t·v/2 are exact in each input's dtype.
 
@@ -62,12 +68,7 @@ def exact(inputs: Layout, theta: np.ndarray, tangent: np.ndarray, t: float) -> n
     same direction (a float32 input rounded 3 % of a step otherwise, which the truncation
     estimate and the kink test took for curvature).
     """
-    ids = inputs.tensor_ids()
-    spacing = np.empty(theta.size)
-    for k, tensor in enumerate(inputs.tensors):
-        mine = ids == k
-        spacing[mine] = np.spacing(np.abs(theta[mine]).astype(tensor.dtype)).astype(np.float64)
-    unit = 2 * spacing
+    unit = 2 * spacing(inputs, theta)
     with np.errstate(over="ignore"):
         units = t * tangent / unit
     # Beyond 2⁵² units (θᵢ = 0, or a step far above its ulp) rounding moves the step by less than

@@ -148,7 +148,9 @@ def _slopes(axes: _Axes, d: TaylorDirection) -> list[str]:
         )
         text = f"h{powers[rate]}: {'right' if rate == d.expected else 'wrong'}"
         label = "label" if rate == d.expected else "label-wrong"
-        parts.append(f'<text class="{label}" x="{pts[1][0] + 4:.1f}" y="{pts[1][1] + 4:.1f}">{text}</text>')
+        parts.append(
+            f'<text class="{label}" x="{pts[1][0] - 4:.1f}" y="{pts[1][1] - 6:.1f}" text-anchor="end">{text}</text>'
+        )
     return parts
 
 
