@@ -37,6 +37,7 @@ def test_there_are_examples_of_every_workflow():
     assert {"check_network.py", "read_report.py", "fix_the_bug.py", "course_problem.py"} <= set(SCRIPTS)
     assert {"performance.py", "test_with_pytest.py"} <= set(SCRIPTS)
     assert {"check_layer.py", "dropout.py", "monitor_training.py"} <= set(SCRIPTS)
+    assert {"forward_mode.py", "second_order.py", "taylor_test.py"} <= set(SCRIPTS)
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

@@ -135,3 +135,17 @@ def test_any_report_type_gets_a_page_and_an_inline_display(tmp_path):
     Note().to_html(tmp_path / "note.html")
     page = (tmp_path / "note.html").read_text()
     assert "<title>a &lt;note&gt;</title>" in page and Note()._repr_html_() in page
+
+
+def test_the_taylor_report_shows_inline_like_its_page(tmp_path):
+    loss, params, grads = _demo.problem()
+    report = gc.taylor_test(loss, params, grads)
+    report.to_html(tmp_path / "t.html")
+    page = (tmp_path / "t.html").read_text(encoding="utf-8")
+    fragment = report._repr_html_()
+    assert fragment.startswith('<div class="gradcheck" id="gc-') and fragment in page
+    assert "<title>gradcheck: Taylor test passed</title>" in page
+    assert "<svg" in _without_scripts(fragment) and "Taylor test passed" in fragment
+    root = re.search(r'id="(gc-[0-9a-f]+)"', fragment).group(1)
+    rules = re.findall(r"^([^{}\n]+)\{", re.search(r"<style>(.*?)</style>", fragment, re.S).group(1), re.M)
+    assert rules and all(s.strip().startswith(f"#{root}.gradcheck") for r in rules for s in r.split(","))

@@ -46,7 +46,7 @@ def test_schema_1_holds_verdict_settings_tensors_findings_and_components(wrong_r
     }  # fmt: skip
     assert set(data["settings"]) == {
         "method", "eps", "strategy", "seed", "dtype", "loss_value", "noise", "evaluations", "seconds",
-        "strategy_reason", "directions", "miss_probability",
+        "strategy_reason", "directions", "miss_probability", "checked",
     }  # fmt: skip
     assert data["tensors"][2] | {"difference": 0, "max_abs_error": 0, "detection_limit": 0, "entry_limit": 0} == {
         "name": "W2", "shape": [3, 5], "difference": 0, "max_abs_error": 0, "worst": "W2[2, 0]",

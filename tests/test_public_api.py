@@ -26,13 +26,17 @@ PUBLIC = {
     "Settings",
     "SlowCheckWarning",
     "StructureError",
+    "TaylorReport",
     "TensorRow",
     "WorkerError",
     "assert_gradients",
     "check",
+    "check_hvp",
+    "check_jvp",
     "check_vjp",
     "numerical_gradient",
     "relative_difference",
+    "taylor_test",
 }
 
 

@@ -67,7 +67,8 @@ def test_a_correct_module_passes_and_components_are_named_by_named_parameters():
     model, x, y = model_and_batch()
     report = gt.check_module(model, torch.nn.CrossEntropyLoss(), x, y)
     assert report.passed, report.summary()
-    assert [row.name for row in report.tensors] == [name for name, _ in model.named_parameters()]
+    names = [name for name, _ in model.named_parameters()]
+    assert [row.name for row in report.tensors] == names + [f"fwd:{name}" for name in names]  # both modes
     assert report.component(list(report.components).index(3 * 4 + 2)).name == "0.weight[3, 2]"
 
 
@@ -119,7 +120,7 @@ def test_check_function_with_a_non_scalar_output(monkeypatch):
 def test_check_function_checks_only_inputs_that_require_grad():
     a, b = torch.randn(3, requires_grad=True), torch.randn(3)
     report = gt.check_function(torch.mul, a, b)
-    assert report.passed and [row.name for row in report.tensors] == ["inputs[0]"]
+    assert report.passed and [row.name for row in report.tensors] == ["inputs[0]", "fwd:inputs[0]"]
 
 
 def test_model_must_be_a_module():

@@ -22,10 +22,14 @@ from ._errors import (
     StructureError,
     WorkerError,
 )
+from ._hvp import check_hvp
+from ._jvp import check_jvp
 from ._monitor import Monitor
 from ._problem import Problem
 from ._report._model import Component, Finding, Settings, TensorRow
 from ._report._report import Report
+from ._report._taylor import TaylorReport
+from ._taylor import taylor_test
 from ._version import __version__ as __version__
 from ._vjp import check_vjp
 
@@ -53,13 +57,17 @@ __all__ = [
     "Settings",
     "SlowCheckWarning",
     "StructureError",
+    "TaylorReport",
     "TensorRow",
     "WorkerError",
     "assert_gradients",
     "check",
+    "check_hvp",
+    "check_jvp",
     "check_vjp",
     "numerical_gradient",
     "relative_difference",
+    "taylor_test",
 ]
 
 for _name in __all__:

@@ -12,12 +12,19 @@ from ._outcome import Outcome
 from ._probe import Gradient, Probe
 from ._report._model import Finding, Settings, TensorRow
 from ._report._report import Report
+from ._tree import Layout
 
 
 def report(
-    probe: Probe, gradient: Gradient, outcome: Outcome, findings: list[Finding], start: float
+    probe: Probe,
+    gradient: Gradient,
+    outcome: Outcome,
+    findings: list[Finding],
+    start: float,
+    checked: str = "gradients",
 ) -> Report:
-    """The report of one check (``start``: when it began, by `time.perf_counter`)."""
+    """The report of one check (``start``: when it began, by `time.perf_counter`; ``checked``:
+    what the verdict names, `Settings.checked`)."""
     layout, evidence = probe.layout, outcome.evidence
     settings = Settings(
         method=outcome.method,
@@ -32,11 +39,12 @@ def report(
         strategy_reason=outcome.reason,
         directions=outcome.screened,
         miss_probability=outcome.miss_probability,
+        checked=checked,
     )
     return Report(
         passed=outcome.passed,
         difference=outcome.difference,
-        tensors=rows(probe, gradient, outcome),
+        tensors=rows(probe.layout, gradient.names, outcome),
         findings=tuple(findings),
         settings=settings,
         detection_limit=outcome.detection_limit,
@@ -50,12 +58,13 @@ def report(
     )
 
 
-def rows(probe: Probe, gradient: Gradient, outcome: Outcome) -> tuple[TensorRow, ...]:
-    """One row per tensor: what its checked components show, and what the strategy established."""
+def rows(layout: Layout, names: tuple[str, ...], outcome: Outcome) -> tuple[TensorRow, ...]:
+    """One row per tensor: what its checked components show, and what the strategy established
+    (``names``: the gradient's own name of each tensor, ``dW2`` for ``W2``)."""
     evidence = outcome.evidence
-    ids = probe.layout.tensor_ids()[evidence.components]
+    ids = layout.tensor_ids()[evidence.components]
     built = []
-    for k, (tensor, verdict) in enumerate(zip(probe.layout.tensors, outcome.tensors, strict=True)):
+    for k, (tensor, verdict) in enumerate(zip(layout.tensors, outcome.tensors, strict=True)):
         mine = ids == k
         comps, a, d = evidence.components[mine], evidence.analytic[mine], evidence.numerical[mine]
         nothing = math.nan if tensor.size else 0.0  # nothing checked of a tensor that has entries
@@ -66,7 +75,7 @@ def rows(probe: Probe, gradient: Gradient, outcome: Outcome) -> tuple[TensorRow,
         built.append(
             TensorRow(
                 name=tensor.name,
-                gradient=gradient.names[k] if gradient.names[k] != tensor.name else None,
+                gradient=names[k] if names[k] != tensor.name else None,
                 shape=tensor.shape,
                 difference=relative_difference(a, d) if comps.size else nothing,
                 max_abs_error=float(np.max(np.abs(a - d))) if comps.size else nothing,

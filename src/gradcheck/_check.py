@@ -16,7 +16,8 @@ import numpy as np
 from . import _assemble, _certify, _diagnose, _full, _options
 from ._evaluate import Loss, warn_if_slow
 from ._options import SLOW_SECONDS, Eps, Options
-from ._probe import Grad, Probe
+from ._outcome import Outcome
+from ._probe import Grad, Gradient, Probe
 from ._report._report import Report
 from ._strategy import Choice, choose
 
@@ -108,14 +109,19 @@ def check(
     )
     start = time.perf_counter()
     probe = Probe(loss, params, options)
-    choice = _choose(probe, start)
+    choice = choose_for(probe, start)
     gradient = probe.gradient(grad)
-    outcome = STRATEGIES[choice.name](probe, gradient, choice)
-    findings = _diagnose.findings(outcome, probe.layout, probe.theta, probe.relative_noise)
+    outcome = examine(probe, gradient, choice)
+    findings = _diagnose.findings(outcome, probe.layout, probe.pattern, probe.relative_noise)
     return _assemble.report(probe, gradient, outcome, findings, start)
 
 
-def _choose(probe: Probe, start: float) -> Choice:
+def examine(probe: Probe, gradient: Gradient, choice: Choice) -> Outcome:
+    """Run the chosen strategy on one analytic gradient: the step every check shares."""
+    return STRATEGIES[choice.name](probe, gradient, choice)
+
+
+def choose_for(probe: Probe, start: float) -> Choice:
     """The strategy for this probe, timed on its evaluations so far; warn if it will be slow."""
     options = probe.options
     size = probe.layout.size

@@ -2,7 +2,10 @@
 
 A tensor with wrong components gets one bug finding: the first pattern of `_fits` that
 explains all of its evidence, in the order transpose, sign, missing regularization, zero,
-scale; when none does, ``wrong_components`` says where the wrong entries sit. The evidence may
+scale, (for a Hessian-vector product) an error on the diagonal, (for a JVP) a missing
+activation derivative; when none does,
+``wrong_components`` says where the wrong entries sit. The subject names the zero pattern:
+``zero_gradient``, ``zero_second_derivative`` (an HVP) or ``zero_derivative`` (a JVP). The evidence may
 be components checked one by one or directional tests (certify), and the precedence and words
 are the same for both. A tensor without wrong components gets no bug finding, so a correct
 gradient gets none. Then come what the check left out or could not see: kinks, precision,
@@ -11,6 +14,7 @@ coverage.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
@@ -21,10 +25,12 @@ from ._fits import (
     MIN_PROJECTIONS,
     Projections,
     Scale,
+    diagonal_share,
     factor_cause,
     informative,
     is_sign,
     is_zero,
+    missing_activation,
     regularization,
     scale,
     transposed_axes,
@@ -47,6 +53,7 @@ class Explanation:
     fitted: Optional[Scale] = None  # the factor (scale, sign; the partial one of wrong_components)
     lam: Optional[float] = None  # missing_regularization
     axes: Optional[tuple[int, int]] = None  # transpose
+    activation: Optional[str] = None  # activation: whose derivative a JVP misses
 
     whole: bool = True  # did the evidence view the whole tensor?
 
@@ -84,6 +91,12 @@ def explain(p: Projections, *, whole: bool = True) -> Explanation:
         return Explanation("zero_gradient")
     if fitted is not None:
         return Explanation("scale", fitted=fitted)
+    share = diagonal_share(p)
+    if share is not None:
+        return Explanation("diagonal", fitted=share)
+    activation = missing_activation(p)
+    if activation is not None:
+        return Explanation("activation", activation=activation)
     return Explanation("wrong_components", fitted=scale(p, p.flagged))
 
 
@@ -108,23 +121,50 @@ def tensor_finding(p: Projections, *, whole: bool = True) -> Finding:
     if found.kind == "scale":
         assert found.fitted is not None
         return _wording.scale(p, found.fitted)
+    if found.kind == "diagonal":
+        assert found.fitted is not None
+        return _wording.diagonal(p, found.fitted)
+    if found.kind == "activation":
+        assert found.activation is not None
+        return _wording.activation(p, found.activation)
     return _wording.wrong_components(p, found.fitted)
 
 
-def findings(outcome: Outcome, layout: Layout, theta: np.ndarray, relative_noise: float) -> list[Finding]:
-    """Every finding of a check: bug findings by tensor, then what the check could not see."""
+def findings(
+    outcome: Outcome,
+    layout: Layout,
+    theta: np.ndarray,
+    relative_noise: float,
+    *,
+    subject: str = "gradient",
+    diagonal: Optional[np.ndarray] = None,
+    outputs: Optional[np.ndarray] = None,
+) -> list[Finding]:
+    """Every finding of a check: bug findings by tensor, then what the check could not see.
+
+    ``theta`` is the pattern of a missing term (the probe's ``pattern``); ``subject`` says what
+    was checked (`Projections.subject`); ``diagonal`` holds an HVP's measured diagonal pattern
+    (NaN where not measured) and ``outputs`` a JVP's output value at each component.
+    """
     found: list[Finding] = []
     evidence = outcome.evidence
     ids = layout.tensor_ids()[evidence.components]
     for k, tensor in enumerate(layout.tensors):
         if k in outcome.directional:
-            found.append(tensor_finding(outcome.directional[k]))
+            found.append(tensor_finding(dataclasses.replace(outcome.directional[k], subject=subject)))
             continue
         mine = evidence.where(ids == k)
         if mine.flagged.any():
             # A sample is a fair view of its tensor; the entries a search located are not.
             whole = not outcome.located or np.unique(mine.components).size == tensor.size
             view = projections(mine, tensor.name, tensor.shape, tensor.offset, theta)
+            kept = mine.components[~mine.kink]
+            view = dataclasses.replace(
+                view,
+                subject=subject,
+                diagonal=None if diagonal is None else diagonal[kept],
+                output=None if outputs is None else outputs[kept],
+            )
             found.append(tensor_finding(view, whole=whole))
         if k in outcome.failing:
             results = outcome.failing[k]

@@ -47,6 +47,15 @@ class Projections:
     # Directional tests may be run against the analytic gradient with two axes swapped: then
     # ``analytic`` holds u·(g with these axes swapped).
     swapped: Optional[tuple[int, int]] = None
+    # What the analytic side is: "gradient", "hvp" (a Hessian-vector product H·u, whose
+    # ``theta`` then holds u: the pattern of a missing λI) or "jvp" (a forward-mode rule).
+    subject: str = "gradient"
+    # hvp only: (H_a)ₖₖ·uₖ, the analytic Hessian's diagonal entry times u, where it was measured
+    # (NaN elsewhere): the pattern of an error confined to the diagonal.
+    diagonal: Optional[np.ndarray] = None
+    # jvp only: the function's output y at each comparison's output entry, where an
+    # activation's derivative (tanh′ = 1 − y², ...) can be read off.
+    output: Optional[np.ndarray] = None
 
     def __len__(self) -> int:
         return int(self.analytic.size)
@@ -152,6 +161,56 @@ def regularization(p: Projections) -> Optional[float]:
     if not math.isfinite(lam) or abs(lam) <= SAFETY * lam_error:
         return None
     return lam if explains(residual - lam * p.theta, p.estimate) else None
+
+
+def diagonal_share(p: Projections) -> Optional[Scale]:
+    """c with analytic − numerical ≈ c·(H_a)ₖₖ·uₖ: an HVP whose error sits on the diagonal only.
+
+    With H_a = H + κ·diag(H) the residual (H_a − H)u is κ·Hₖₖ·uₖ = c·(H_a)ₖₖ·uₖ for
+    c = κ/(1 + κ): c = ½ is a diagonal counted twice. Only the entries where the diagonal was
+    measured take part; at least MIN_PROJECTIONS of them, every one explained.
+    """
+    if p.diagonal is None:
+        return None
+    measured = np.isfinite(p.diagonal)
+    if np.count_nonzero(measured) < MIN_PROJECTIONS:
+        return None
+    residual = (p.analytic - p.numerical)[measured]
+    c, c_error = fit(p.diagonal[measured], residual, p.estimate[measured])
+    if not math.isfinite(c) or abs(c) <= SAFETY * c_error:
+        return None
+    if not explains(residual - c * p.diagonal[measured], p.estimate[measured]):
+        return None
+    return Scale(c, c_error)
+
+
+# Activation derivatives written in the activation's output y, with the outputs they apply to:
+# the factor a forward-mode rule forgets when it returns the tangent of the pre-activation.
+ACTIVATIONS = {
+    "tanh": (lambda y: 1 - y**2, lambda y: np.all(np.abs(y) <= 1)),
+    "sigmoid": (lambda y: y * (1 - y), lambda y: np.all((y >= 0) & (y <= 1))),
+    "relu": (lambda y: (y > 0).astype(np.float64), lambda y: np.all(y >= 0)),
+}
+
+
+def missing_activation(p: Projections) -> Optional[str]:
+    """The activation whose derivative d(y) explains numerical ≈ d(y)·analytic, if one does.
+
+    It must make a difference: at least MIN_PROJECTIONS comparisons where d·analytic and
+    analytic differ by more than SAFETY times the estimated error.
+    """
+    if p.output is None:
+        return None
+    for name, (derivative, applies) in ACTIVATIONS.items():
+        if not applies(p.output):
+            continue
+        d = derivative(p.output)
+        telling = np.abs((1 - d) * p.analytic) > SAFETY * p.estimate
+        if np.count_nonzero(telling) >= MIN_PROJECTIONS and explains(
+            p.numerical - d * p.analytic, p.estimate
+        ):
+            return name
+    return None
 
 
 def nearest_integer(value: float, error: float) -> Optional[int]:

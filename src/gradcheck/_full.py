@@ -8,6 +8,7 @@ the detection limit of each tensor is the smallest error that check would flag f
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import numpy as np
 
@@ -19,18 +20,22 @@ from ._probe import Gradient, Probe
 from ._strategy import Choice
 
 
-def run(probe: Probe, gradient: Gradient, choice: Choice) -> Outcome:
-    """Check every component (or the ``components=K`` sample) and return the `Outcome`."""
+def run(probe: Probe, gradient: Gradient, choice: Choice, sample: Optional[np.ndarray] = None) -> Outcome:
+    """Check every component (or the ``components=K`` sample, or the components ``sample``
+    where the analytic gradient is known) and return the `Outcome`."""
     options = probe.options
     method, eps = options.method, options.eps
-    sample = _plan.select(probe.layout, options.components, options.seed, gradient.values)
+    if sample is None:
+        sample = _plan.select(probe.layout, options.components, options.seed, gradient.values)
     evidence, found = probe.compare(gradient, sample, method, eps)
     seen = np.where(evidence.flagged, 0.0, np.abs(evidence.analytic - evidence.numerical))
     bug_tolerance = sure_error(method, eps != "auto", found, evidence.tolerance, seen) / SAFETY
     sampled = sample.size < probe.layout.size
     return Outcome(
         strategy="sample" if sampled else "full",
-        reason=f"components={options.components} asked for" if sampled else choice.reason,
+        reason=f"components={options.components} asked for"
+        if sampled and options.components
+        else choice.reason,
         passed=not evidence.flagged.any(),
         difference=relative_difference(evidence.analytic, evidence.numerical),
         evidence=evidence,

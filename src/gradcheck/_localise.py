@@ -172,7 +172,7 @@ class Localiser:
     ) -> Projections:
         """Tensor k's evidence from refined directional tests (kinked ones left out)."""
         kept = [(r, p) for r, p in zip(results, patterns, strict=True) if r.refined and not r.kink]
-        u_theta = self.lines.scale[block] * self.probe.theta[block]
+        u_theta = self.lines.scale[block] * self.probe.pattern[block]
         tensor = self.probe.layout.tensors[k]
         return Projections(
             name=tensor.name,
@@ -222,6 +222,6 @@ class Localiser:
         self.lines.correct(block[flagged], found.numerical[flagged], evidence.tolerance[flagged])
         if tensor is not None and flagged.any():
             t = self.probe.layout.tensors[tensor]
-            evidence_t = projections(evidence, t.name, t.shape, t.offset, self.probe.theta)
+            evidence_t = projections(evidence, t.name, t.shape, t.offset, self.probe.pattern)
             if _diagnose.explain(evidence_t, whole=block.size == t.size).tensor_wide:
                 self.screening.explained_entrywise.add(tensor)

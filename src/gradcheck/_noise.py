@@ -50,11 +50,16 @@ def noise_direction(theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def estimate_noise(values: np.ndarray) -> float:
     """σ from loss values at equally spaced points (median over the difference orders)."""
+    return float(estimate_noise_columns(np.asarray(values)[:, None])[0])
+
+
+def estimate_noise_columns(values: np.ndarray) -> np.ndarray:
+    """`estimate_noise` of each column of ``values`` (points × outputs): one σ per output."""
     estimates = []
     for k in ORDERS:
-        typical = float(np.median(np.abs(np.diff(values, n=k))))
+        typical = np.median(np.abs(np.diff(values, n=k, axis=0)), axis=0)
         estimates.append(typical / (GAUSSIAN_MEDIAN_ABS * math.sqrt(math.comb(2 * k, k))))
-    return float(np.median(estimates))
+    return np.median(np.array(estimates), axis=0)
 
 
 def measure_noise(
@@ -85,3 +90,39 @@ def measure_noise(
             break
     floor = quantum / math.sqrt(12) if widening and math.isfinite(quantum) else 0.0
     return max(estimate_noise(values), floor, 0.5 * FLOAT64_EPS * abs(j0))
+
+
+def measure_output_noise(
+    along: Callable[[np.ndarray, float], np.ndarray],
+    theta: np.ndarray,
+    y0: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """`measure_noise` for a function with many outputs: one σ per output entry, same points.
+
+    ``along(direction, t)`` returns the flat outputs at θ + t·direction. Each output is read at
+    the first spacing that resolves it (more than half of its values distinct), with the same
+    floors as the scalar case: q/√12 once widened, and float64's rounding ε·|yₖ|/2.
+    """
+    direction = noise_direction(theta, rng)
+    middle = POINTS // 2
+    sigma = np.full(y0.size, np.nan)
+    quantum = np.full(y0.size, np.inf)
+    for widening in range(WIDENINGS + 1):
+        wide = direction * WIDEN**widening
+        values = np.array([y0 if k == middle else along(wide, float(k - middle)) for k in range(POINTS)])
+        ordered = np.sort(values, axis=0)
+        steps = np.diff(ordered, axis=0)
+        distinct = 1 + np.count_nonzero(steps, axis=0)
+        smallest = np.where(steps > 0, steps, np.inf).min(axis=0)
+        quantum = np.minimum(quantum, smallest)
+        floor = np.where(np.isfinite(quantum), quantum / math.sqrt(12), 0.0) if widening else 0.0
+        estimate = np.maximum(estimate_noise_columns(values), floor)
+        todo = np.isnan(sigma)
+        resolved = todo & (distinct > POINTS // 2)
+        sigma[resolved] = estimate[resolved]
+        if not np.isnan(sigma).any():
+            break
+    unresolved = np.isnan(sigma)
+    sigma[unresolved] = estimate[unresolved]
+    return np.maximum(sigma, 0.5 * FLOAT64_EPS * np.abs(y0))

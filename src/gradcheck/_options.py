@@ -21,6 +21,9 @@ import numpy as np
 from ._errors import OptionError
 
 METHODS = ("forward", "central", "central4", "richardson", "complex")
+# How an adapter's autodiff computes the gradient: reverse mode (backward) and forward mode (JVPs).
+MODES = ("rev", "fwd")
+ORDERS = (1, 2)
 STRATEGIES = ("auto", "full", "certify")
 ON_FAILURE = ("raise", "warn")
 # One minute: longer than anyone waits at a prompt or in a test without being told why, and
@@ -198,6 +201,28 @@ class Options:
     def parallelism(self) -> int:
         """How many loss evaluations run at once (for time estimates; an executor counts as 1)."""
         return self.workers or 1
+
+
+def modes(value: Any) -> tuple[str, ...]:
+    """An adapter's ``modes``: None (every mode the code supports), one of MODES, or several."""
+    if value is None:
+        return MODES
+    chosen = (value,) if isinstance(value, str) else value
+    if not isinstance(chosen, (tuple, list)) or not chosen:
+        raise OptionError(f"{shown('modes', value)} is not valid; pass None, 'rev', 'fwd' or ('rev', 'fwd')")
+    for mode in chosen:
+        choice("modes", mode, MODES)
+    return tuple(m for m in MODES if m in chosen)
+
+
+def order(value: Any) -> int:
+    """An adapter's ``order``: 1 (first derivatives) or 2 (also the second, through HVPs)."""
+    if _is_integer(value) and value in ORDERS:
+        return int(value)
+    raise OptionError(
+        f"{shown('order', value)} is not valid; pass 1 (first derivatives) or 2 (also second "
+        f"derivatives: double backward, checked through Hessian-vector products)"
+    )
 
 
 def monitor(loss: Any, grad: Any, every: Any, on_failure: Any) -> None:

@@ -42,6 +42,9 @@ class Probe:
 
     def __init__(self, loss: Loss, params: Any, options: Options) -> None:
         self.theta, self.layout = flatten(params)
+        # The vector a missing term λ·x follows: θ for a gradient (a regulariser's λθ); an HVP's
+        # own direction u for a Hessian-vector product (the λu of a λI).
+        self.pattern = self.theta
         self.options = options
         self._steps: dict[tuple[str, Eps], np.ndarray] = {}
         self.evaluator = Evaluator(

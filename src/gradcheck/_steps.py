@@ -82,3 +82,26 @@ class StepRule:
         if self.sigma <= 0:
             return self.largest
         return min(self.largest, pow2_floor((6 * self.sigma / self.curvature(k)) ** (1 / 3)))
+
+
+def tensor_scales(theta: np.ndarray, tensor_ids: np.ndarray) -> np.ndarray:
+    """Per component, its tensor's typical size: the rms of the tensor's entries.
+
+    A tensor of zeros (a bias initialised at 0) takes the rms of all of θ, or 1 when θ is all
+    zeros: the size a perturbation of it should have to be seen next to the other tensors'.
+    """
+    sums = np.bincount(tensor_ids, weights=theta**2)
+    counts = np.bincount(tensor_ids).astype(np.float64)
+    rms = np.sqrt(np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0))
+    overall = float(np.sqrt(np.mean(theta**2))) if theta.size else 0.0
+    rms[rms == 0] = overall if overall > 0 else 1.0
+    return rms[tensor_ids]
+
+
+def scaled_signs(theta: np.ndarray, tensor_ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random direction: independent ±1 signs times each tensor's `tensor_scales`.
+
+    Every entry moves by its tensor's typical size, so a step h moves each tensor by the same
+    relative amount whatever the units of the parameters.
+    """
+    return rng.choice([-1.0, 1.0], size=theta.size) * tensor_scales(theta, tensor_ids)

@@ -10,35 +10,21 @@ vjp(c₁ + c₂) with vjp(c₁) + vjp(c₂), vjp(2c₁) with 2·vjp(c₁), and v
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 from typing import Any, Optional
 
 import numpy as np
 
-from . import _options, _wording
+from . import _linearity, _options, _wording
 from ._check import check
 from ._errors import LossValueError
+from ._linearity import linearity_tolerance
 from ._options import Eps, Options
-from ._report._model import Finding
 from ._report._report import Report
 from ._tree import Layout, flatten, match_gradient
 
 # The cotangents come from their own stream of the seed (the plan uses stream 1).
 COTANGENT_STREAM = 2
-
-
-def linearity_tolerance(eps: float) -> float:
-    """√ε: the relative violation of linearity a correct backward cannot reach.
-
-    A linear backward in floating point obeys vjp(a + b) = vjp(a) + vjp(b) up to rounding:
-    ε times a modest factor (about √n for a sum of n random-signed terms; Higham, *Accuracy and
-    Stability of Numerical Algorithms*, §3). A backward that misuses ``dout`` is off by O(1),
-    since c₁ and c₂ are independent. √ε sits a factor 1/√ε from both (1e8 in float64, 3e3 in
-    float32), so neither a sum of millions of float32 terms nor a genuine violation lands
-    on the wrong side.
-    """
-    return math.sqrt(eps)
 
 
 def _output(value: Any, where: str, shape: Optional[tuple[int, ...]] = None) -> np.ndarray:
@@ -76,32 +62,6 @@ class _Backward:
 
     def flat(self, cotangent: np.ndarray) -> np.ndarray:
         return match_gradient(self.layout, self.raw(cotangent))[0]
-
-
-def _relative(residual: np.ndarray, *parts: np.ndarray) -> float:
-    scale = sum(float(np.linalg.norm(p)) for p in parts)
-    return float(np.linalg.norm(residual)) / scale if scale else 0.0
-
-
-def _linearity_findings(
-    backward: _Backward, first: np.ndarray, c1: np.ndarray, c2: np.ndarray, tolerance: float
-) -> list[Finding]:
-    """One finding per tensor whose gradient is not repeatable, or not linear in the cotangent."""
-    again, g2 = backward.flat(c1), backward.flat(c2)
-    total, double = backward.flat(c1 + c2), backward.flat(2 * c1)
-    findings = []
-    for tensor in backward.layout.tensors:
-        s = tensor.slice
-        repeat = _relative(again[s] - first[s], again[s], first[s])
-        additive = _relative(total[s] - first[s] - g2[s], total[s], first[s], g2[s])
-        homogeneous = _relative(double[s] - 2 * first[s], double[s], 2 * first[s])
-        if repeat > tolerance:
-            findings.append(_wording.repeatability(tensor.name, repeat))
-        elif homogeneous > tolerance:
-            findings.append(_wording.homogeneity(tensor.name, homogeneous, tolerance))
-        elif additive > tolerance:
-            findings.append(_wording.additivity(tensor.name, additive, tolerance))
-    return findings
 
 
 def check_vjp(
@@ -155,11 +115,12 @@ def check_vjp(
     report = check(loss, inputs, raw, method=method, eps=eps, seed=seed, components=components)
     first, dtypes = match_gradient(layout, raw)[:2]
     coarsest = max(np.finfo(d).eps for d in (*dtypes, output.dtype, *(t.dtype for t in layout.tensors)))
-    findings = _linearity_findings(backward, first, c1, c2, linearity_tolerance(float(coarsest)))
+    tolerance = linearity_tolerance(float(coarsest))
+    findings = _linearity.findings(backward.flat, layout, first, c1, c2, tolerance)
     if backward.wrote_cotangent:
         findings.append(_wording.modifies_cotangent(backward.wrote_cotangent))
     return dataclasses.replace(
         report,
-        passed=report.passed and not any(x.kind in ("linearity", "repeatability") for x in findings),
+        passed=report.passed and not any(x.kind in _linearity.KINDS for x in findings),
         findings=report.findings + tuple(findings),
     )

@@ -13,7 +13,7 @@ from typing import Optional
 
 import numpy as np
 
-from ._compare import significance
+from ._compare import SAFETY, significance
 from ._fits import Projections, Scale, factor_cause
 from ._report._model import Finding
 from ._tree import Layout, component_name
@@ -26,10 +26,21 @@ BIAS_NAME = re.compile(r"(^|\.)(b\d*|b_\w+|bias\w*)$", re.IGNORECASE)
 # --- bug patterns of one tensor ---------------------------------------------------------------
 
 
+def _analytic(p: Projections) -> str:
+    """What the analytic side is, for this tensor: its gradient, its part of H·u, or a JVP block."""
+    if p.subject == "hvp":
+        return f"the analytic HVP of {p.name}"
+    if p.subject == "jvp":
+        return f"the analytic JVP {p.name}"
+    if p.subject == "forward":
+        return f"the forward-mode gradient of {p.name}"
+    return f"the analytic gradient of {p.name}"
+
+
 def transpose(p: Projections, axes: tuple[int, int]) -> Finding:
     if len(p.shape) == 2:
         text = (
-            f"the analytic gradient of {p.name} is the transpose of the numerical one "
+            f"{_analytic(p)} is the transpose of the numerical one "
             f"({p.shape[0]}×{p.shape[1]} is square, so the shape check cannot catch it): "
             f"return its transpose (swap the operands of the product that computes it)"
         )
@@ -38,7 +49,7 @@ def transpose(p: Projections, axes: tuple[int, int]) -> Finding:
         index = ["i" if k == first else "j" if k == second else ":" for k in range(len(p.shape))]
         swapped = ["j" if k == first else "i" if k == second else ":" for k in range(len(p.shape))]
         text = (
-            f"the analytic gradient of {p.name} is the numerical one with axes {first} and {second} "
+            f"{_analytic(p)} is the numerical one with axes {first} and {second} "
             f"swapped ({p.name}[{', '.join(index)}] is stored at [{', '.join(swapped)}]; both axes "
             f"have length {p.shape[first]}, so the shape check cannot catch it): swap them back "
             f"(np.swapaxes(grad, {first}, {second})) or fix the transpose or einsum that computes it"
@@ -50,7 +61,7 @@ def sign(p: Projections, fitted: Scale) -> Finding:
     return _finding(
         "sign",
         p,
-        f"the analytic gradient of {p.name} has the wrong sign: it is {fitted.factor:.2f}× "
+        f"{_analytic(p)} has the wrong sign: it is {fitted.factor:.2f}× "
         f"the numerical one {_over(p)}; look for a subtraction "
         f"the wrong way round (y − a instead of a − y) or a minus sign too many",
         fitted.factor,
@@ -64,13 +75,15 @@ def scale(p: Projections, fitted: Scale) -> Finding:
     return _finding(
         "scale",
         p,
-        f"the analytic gradient of {p.name} is {times(c)} the numerical one{flipped}, a "
+        f"{_analytic(p)} is {times(c)} the numerical one{flipped}, a "
         f"constant factor {_over(p)}" + (f"; {cause}" if cause else ""),
         c,
     )
 
 
 def regularization(p: Projections, lam: float, fitted: Optional[Scale]) -> Finding:
+    if p.subject == "hvp":
+        return _identity(p, lam)
     also = ""
     if not np.any(p.analytic):
         also = f" (the analytic gradient is zero: all of {p.name}'s gradient is this term)"
@@ -92,8 +105,70 @@ def regularization(p: Projections, lam: float, fitted: Optional[Scale]) -> Findi
     return _finding("missing_regularization", p, text, lam)
 
 
+def _identity(p: Projections, lam: float) -> Finding:
+    """An HVP whose error follows its own direction u: a λI missing from (or added to) H."""
+    if lam > 0:
+        text = (
+            f"the error in the HVP of {p.name} is proportional to the direction: numerical − "
+            f"analytic ≈ λ·v with λ = {lam:.4g}; the Hessian-vector product misses λ·v, the λI "
+            f"that a regulariser (λ/2)·||θ||² adds to the Hessian"
+        )
+    else:
+        text = (
+            f"the error in the HVP of {p.name} is proportional to the direction: analytic − "
+            f"numerical ≈ λ·v with λ = {-lam:.4g}; the Hessian-vector product adds a λI the loss's "
+            f"Hessian does not have (a regulariser the loss lacks, or one counted twice)"
+        )
+    return _finding("missing_regularization", p, text, lam)
+
+
+def diagonal(p: Projections, share: Scale) -> Finding:
+    """An HVP wrong on the Hessian's diagonal only: (H_a)ₖₖ = (1 + κ)·Hₖₖ, c = κ/(1 + κ)."""
+    assert p.diagonal is not None
+    factor = 1.0 / (1.0 - share.factor)
+    measured = int(np.count_nonzero(np.isfinite(p.diagonal)))
+    twice = abs(factor - 2.0) <= SAFETY * share.error / (1.0 - share.factor) ** 2
+    cause = (
+        "is the diagonal counted twice, as when a symmetric Hessian is assembled as L + Lᵀ from "
+        "a triangle L that includes the diagonal, or a diagonal term added to a full matrix?"
+        if twice
+        else "look at the terms that only act on the diagonal (∂²J/∂θₖ², elementwise curvature)"
+    )
+    return _finding(
+        "diagonal",
+        p,
+        f"the error in the HVP of {p.name} sits on the Hessian's diagonal: analytic − numerical "
+        f"≈ {share.factor:.3g}·(H_a)ₖₖ·vₖ over the {measured} entries whose diagonal was measured, "
+        f"so the analytic diagonal is {times(factor)} the true one while the off-diagonal "
+        f"entries are right; {cause}",
+        factor,
+    )
+
+
+# How each activation's derivative reads in terms of its output y (`_fits.ACTIVATIONS`).
+ACTIVATION_DERIVATIVES = {"tanh": "1 − y²", "sigmoid": "y·(1 − y)", "relu": "1 where y > 0, else 0"}
+
+
+def activation(p: Projections, name: str) -> Finding:
+    """A JVP that returns the pre-activation's tangent: numerical = d(y)·analytic."""
+    derivative = ACTIVATION_DERIVATIVES[name]
+    return _finding(
+        "activation",
+        p,
+        f"{_analytic(p)} misses {name}'s derivative: the numerical one is ({derivative})·analytic "
+        f"{_over(p) if p.local is None else f'at all {p.analytic.size} checked entries'}, with y "
+        f"the output; the rule returns the tangent before the {name}: multiply it by "
+        f"{derivative} ({name}′ written in the output)",
+        None,
+    )
+
+
 def zero(p: Projections, *, whole: bool = True) -> Finding:
     """``whole=False``: the evidence is the entries a search located, not a view of the tensor."""
+    if p.subject == "hvp":
+        return _zero_second_derivative(p)
+    if p.subject in ("jvp", "forward"):
+        return _zero_jvp(p)
     wrong = p.flagged
     largest = int(np.argmax(np.where(wrong, np.abs(p.numerical), -1.0)))
     if p.local is None:
@@ -116,6 +191,42 @@ def zero(p: Projections, *, whole: bool = True) -> Finding:
     return _finding("zero_gradient", p, text, float(wrong.sum()))
 
 
+def _largest_numerical(p: Projections) -> str:
+    wrong = p.flagged
+    largest = int(np.argmax(np.where(wrong, np.abs(p.numerical), -1.0)))
+    where = f" at {_name(p, largest)}" if p.local is not None else ""
+    return f"{abs(p.numerical[largest]):.2e}{where}"
+
+
+def _zero_second_derivative(p: Projections) -> Finding:
+    """An HVP that is zero where the gradient does change: a backward autograd cannot follow."""
+    wrong = p.flagged
+    exactly = "exactly zero" if not np.any(p.analytic[wrong]) else "zero"
+    where = (
+        f"of {p.name} is {exactly} {_over(p)}" if p.local is None else f"is {exactly} at {_where(p, wrong)}"
+    )
+    text = (
+        f"the analytic second derivative {where}, where the numerical one is not (it reaches "
+        f"{_largest_numerical(p)}): is the backward differentiable, or "
+        f"does it use a detached or saved intermediate (computed under no_grad, .detach(), "
+        f".numpy(), stop_gradient) that the second derivative cannot see?"
+    )
+    return _finding("zero_second_derivative", p, text, float(wrong.sum()))
+
+
+def _zero_jvp(p: Projections) -> Finding:
+    """Forward mode zero where f does change: a jvp rule drops that input's tangent."""
+    wrong = p.flagged
+    where = _over(p) if p.local is None else f"at {_where(p, wrong)}"
+    rule = "the jvp rule" if p.subject == "jvp" else "a jvp rule (a custom Function's jvp, a jax.custom_jvp)"
+    text = (
+        f"{_analytic(p)} is zero {where} while the numerical one reaches {_largest_numerical(p)}: "
+        f"does {rule} drop this input's tangent (a term of the product rule missing, or the "
+        f"tangent of an input taken as zero)?"
+    )
+    return _finding("zero_derivative", p, text, float(wrong.sum()))
+
+
 def wrong_components(p: Projections, partial: Optional[Scale]) -> Finding:
     """Only some entries: where they sit, the factor there (``partial``) and the worst values."""
     wrong = p.flagged
@@ -129,7 +240,14 @@ def wrong_components(p: Projections, partial: Optional[Scale]) -> Finding:
         )
     else:
         lead = f"only some entries of {p.name} are wrong: {_where(p, wrong)}"
-    return _finding("wrong_components", p, f"{lead}{there}; worst: {_examples(p)}", float(wrong.sum()))
+    hint = (
+        "; a backward that drops part of its own derivative (a stop_gradient, .detach() or an "
+        "intermediate saved without a graph in a custom backward) makes second derivatives wrong "
+        "like this"
+        if p.subject == "hvp"
+        else ""
+    )
+    return _finding("wrong_components", p, f"{lead}{there}; worst: {_examples(p)}{hint}", float(wrong.sum()))
 
 
 def _over(p: Projections) -> str:
@@ -282,6 +400,23 @@ def kinks(layout: Layout, components: np.ndarray, kink: np.ndarray) -> list[Find
     return findings
 
 
+def forward_coverage(finding: Finding) -> Finding:
+    """A `coverage` finding of forward mode's sample: its own remedy, not components=None."""
+    message = finding.message.replace(
+        "components=None checks them all",
+        "forward mode computes one JVP per component, so above a thousand components it checks "
+        "a sample; strategy='full' computes them all",
+    )
+    return Finding(
+        finding.kind, finding.tensor, f"forward mode: {message}", finding.components, finding.value
+    )
+
+
+def not_checked(what: str, reason: str) -> Finding:
+    """A mode or order the code does not support: said, not failed."""
+    return Finding("not_checked", None, f"{what} was not checked: {reason}", (), None)
+
+
 def directional_kinks(count: int) -> Finding:
     return Finding(
         "kink",
@@ -322,42 +457,105 @@ def coverage(
     )
 
 
-# --- a layer's backward (check_vjp) -------------------------------------------------------------
+# --- linearity of a rule in its argument (check_vjp, check_jvp, check_hvp) ------------------
+
+# Per rule: what it returns for a tensor, its argument (as the scaling names it, and as a
+# symbol), the argument in the user's code, the code, and an example of branching on it.
+_RULES = {
+    "vjp": (
+        "the gradient of {}",
+        "cotangent",
+        "upstream gradient",
+        "c",
+        "dout",
+        "backward",
+        "a ReLU mask taken from dout > 0 instead of the layer's input",
+    ),
+    "jvp": (
+        "the JVP of {}",
+        "tangent",
+        "tangent",
+        "v",
+        "the tangent",
+        "jvp rule",
+        "a mask taken from the tangent's sign instead of the input's",
+    ),
+    "hvp": (
+        "the HVP of {}",
+        "direction",
+        "direction",
+        "v",
+        "v",
+        "hvp",
+        "a mask taken from v's sign instead of the parameters'",
+    ),
+}
 
 
-def repeatability(name: str, value: float) -> Finding:
+def repeatability(name: str, value: float, rule: str = "vjp") -> Finding:
+    _, argument, _, _, _, code, _ = _RULES[rule]
+    results = "gradients" if rule == "vjp" else "results"
     return Finding(
         "repeatability",
         name,
-        f"calling vjp twice with the same cotangent gave different gradients for {name} "
-        f"({value:.1e} relative): the backward keeps state between calls (accumulates "
+        f"calling {rule} twice with the same {argument} gave different {results} for {name} "
+        f"({value:.1e} relative): the {code} keeps state between calls (accumulates "
         f"into a buffer with +=, or draws random numbers); return fresh arrays every call",
         (),
         value,
     )
 
 
-def homogeneity(name: str, value: float, tolerance: float) -> Finding:
+def homogeneity(name: str, value: float, tolerance: float, rule: str = "vjp") -> Finding:
+    result, _, scaled, symbol, argument, code, _ = _RULES[rule]
     return Finding(
         "linearity",
         name,
-        f"the gradient of {name} does not scale with the upstream gradient: vjp(2c) "
-        f"differs from 2·vjp(c) by {value:.1e} relative (rounding allows "
-        f"{tolerance:.0e}); does the backward ignore dout, or use it squared, normalised "
+        f"{result.format(name)} does not scale with the {scaled}: {rule}(2{symbol}) "
+        f"differs from 2·{rule}({symbol}) by {value:.1e} relative (rounding allows "
+        f"{tolerance:.0e}); does the {code} ignore {argument}, or use it squared, normalised "
         f"or through abs()?",
         (),
         value,
     )
 
 
-def additivity(name: str, value: float, tolerance: float) -> Finding:
+def additivity(name: str, value: float, tolerance: float, rule: str = "vjp") -> Finding:
+    result, _, scaled, symbol, argument, code, branch = _RULES[rule]
     return Finding(
         "linearity",
         name,
-        f"the gradient of {name} is not additive in the upstream gradient: vjp(c₁ + c₂) "
-        f"differs from vjp(c₁) + vjp(c₂) by {value:.1e} relative (rounding allows "
-        f"{tolerance:.0e}); does the backward branch on dout itself, e.g. a ReLU mask "
-        f"taken from dout > 0 instead of the layer's input?",
+        f"{result.format(name)} is not additive in the {scaled}: {rule}({symbol}₁ + {symbol}₂) "
+        f"differs from {rule}({symbol}₁) + {rule}({symbol}₂) by {value:.1e} relative (rounding allows "
+        f"{tolerance:.0e}); does the {code} branch on {argument} itself, e.g. {branch}?",
+        (),
+        value,
+    )
+
+
+def consistency(forward: float, reverse: float, value: float, tolerance: float) -> Finding:
+    """⟨u, jvp(v)⟩ ≠ ⟨vjp(u), v⟩: the forward and reverse rules are not transposes."""
+    return Finding(
+        "consistency",
+        None,
+        f"the forward and reverse rules disagree: ⟨u, jvp(v)⟩ = {forward:.6e} but ⟨vjp(u), v⟩ = "
+        f"{reverse:.6e} ({value:.1e} relative to the terms of the sums, rounding allows "
+        f"{tolerance:.0e}); they must be transposes of one Jacobian, so one of them is wrong "
+        f"(the finite-difference findings say which)",
+        (),
+        value,
+    )
+
+
+def asymmetric(first: float, second: float, value: float, tolerance: float) -> Finding:
+    """u₁·hvp(u₂) ≠ u₂·hvp(u₁): the analytic Hessian is not symmetric."""
+    return Finding(
+        "asymmetric",
+        None,
+        f"the HVP is not symmetric: u₁·hvp(u₂) = {first:.6e} but u₂·hvp(u₁) = {second:.6e} "
+        f"({value:.1e} relative to the terms of the sums, rounding allows {tolerance:.0e}); a "
+        f"Hessian is symmetric (∂²J/∂x∂y = ∂²J/∂y∂x), so a cross term appears in one block but "
+        f"not in its mirror: a block transposed, or one side of a product rule missing",
         (),
         value,
     )
@@ -372,4 +570,150 @@ def modifies_cotangent(entries: int) -> Finding:
         f"gets a wrong gradient; work on a copy (dx = dout.copy())",
         (),
         float(entries),
+    )
+
+
+# --- the Taylor remainder test -----------------------------------------------------------------
+
+
+def _off_by(predicted: float, measured: float) -> str:
+    error = measured - predicted
+    relative = f", {abs(error / measured):.1e} relative" if measured else ""
+    return f"off by {error:.1e}{relative}"
+
+
+def taylor_gradient(
+    direction: int, rate: float, expected: int, steps: np.ndarray, excess: float, slope: float
+) -> Finding:
+    """A remainder falling at rate p − 1: the gradient (g·δ) is wrong along this direction.
+
+    ``excess`` is R/h over the window: the loss's own slope minus g·δ.
+    """
+    remainder = "J(θ + hδ) − J(θ) − h·g·δ" + (" − ½h²·δ·H·δ" if expected == 3 else "")
+    return Finding(
+        "taylor_rate",
+        None,
+        f"along direction {direction} the remainder {remainder} falls at rate {rate:.2f}, not "
+        f"{expected}, for h from {steps[0]:.1e} down to {steps[-1]:.1e}: the gradient is wrong "
+        f"along δ; it predicts the slope g·δ = {slope:.6e} where the loss's is about "
+        f"{slope + excess:.6e} ({_off_by(slope, slope + excess)}): run gc.check to find the "
+        f"entries",
+        (),
+        rate,
+    )
+
+
+def taylor_hessian(
+    direction: int, rate: float, steps: np.ndarray, excess: float, curvature: float
+) -> Finding:
+    """The gradient's remainder falls as h² but the one with the Hessian term not as h³.
+
+    ``excess`` is 2R/h² over the window: the loss's curvature along δ minus δ·H·δ.
+    """
+    return Finding(
+        "taylor_rate",
+        None,
+        f"along direction {direction} the remainder J(θ + hδ) − J(θ) − h·g·δ − ½h²·δ·H·δ falls at "
+        f"rate {rate:.2f}, not 3, for h from {steps[0]:.1e} down to {steps[-1]:.1e}, while the "
+        f"gradient's remainder falls as h²: the HVP is wrong along δ; δ·H·δ = {curvature:.6e} "
+        f"where the loss's curvature is about {curvature + excess:.6e} "
+        f"({_off_by(curvature, curvature + excess)}): run gc.check_hvp to find the entries",
+        (),
+        rate,
+    )
+
+
+# --- the contracts of a custom op (gradcheck.torch.check_function) -----------------------------
+
+
+def _contract(rule: str, tensor: str, what: str, fix: str, value: Optional[float] = None) -> Finding:
+    return Finding("contract", tensor, f"contract '{rule}' broken for {tensor}: {what}; {fix}", (), value)
+
+
+def mutated(tensor: str, changed: int, size: int, during: str) -> Finding:
+    if during == "forward":
+        fix = (
+            "compute into a new tensor (y = x * 2, not x.mul_(2)), or declare an in-place op with "
+            "ctx.mark_dirty(x) and return x"
+        )
+    else:
+        fix = "backward must not modify its inputs or the tensors forward saved; work on copies"
+    return _contract(
+        "inputs are not mutated",
+        tensor,
+        f"{during} wrote into it in place ({changed} of {size} entries changed): the caller's tensor "
+        f"changes, and any value saved from it for backward goes stale",
+        fix,
+        float(changed),
+    )
+
+
+def aliased(tensor: str, output: str) -> Finding:
+    return _contract(
+        "outputs do not alias inputs",
+        tensor,
+        f"{output} shares its memory (it is the same tensor or a view of it) and forward did not declare "
+        f"it with ctx.mark_dirty: an in-place change to one silently changes the other, and "
+        f"PyTorch refuses to modify such a view in place later",
+        "return x.clone() (or a new tensor) unless the op is meant to work in place",
+    )
+
+
+def gradient_metadata(tensor: str, what: str, returned: str, expected: str) -> Finding:
+    fixes = {
+        "dtype": "autograd casts it silently, so the backward computes in the wrong precision: return grad.to(x.dtype)",
+        "shape": (
+            "autograd sums a broadcast gradient down to the input's shape when it can, hiding a "
+            "reduction the backward forgot: reduce it yourself (grad.sum(dim, keepdim=True))"
+        ),
+        "device": "return the gradient on the input's device (grad.to(x.device))",
+    }
+    return _contract(
+        "the gradient has its input's dtype, shape and device",
+        tensor,
+        f"backward returns its gradient with {what} {returned}, but the input's {what} is {expected}",
+        fixes[what],
+    )
+
+
+def integer_gradient(tensor: str, dtype: str) -> Finding:
+    return _contract(
+        "integer and boolean inputs get no gradient",
+        tensor,
+        f"backward returns a gradient for it, a tensor of dtype {dtype}: integer and boolean inputs are not "
+        f"differentiable (autograd drops the value)",
+        "return None in its place",
+    )
+
+
+def zero_cotangent(tensor: str, largest: float) -> Finding:
+    return _contract(
+        "a zero upstream gradient gives zero gradients",
+        tensor,
+        f"with grad_output = 0 backward returned a gradient up to {largest:.2e}: a term that does not "
+        f"scale with grad_output (a constant, a regulariser added in backward, state kept between calls)",
+        "multiply every term of the gradient by grad_output",
+        largest,
+    )
+
+
+def unrepeatable(tensor: str, relative: float) -> Finding:
+    return _contract(
+        "a second backward gives the same gradient",
+        tensor,
+        f"a second backward with the same grad_output gave another gradient ({relative:.1e} "
+        f"relative): the backward keeps state (accumulates into ctx or a buffer) or draws random numbers",
+        "compute the gradient from grad_output and the saved tensors only",
+        relative,
+    )
+
+
+def vmap_differs(tensor: str, relative: float) -> Finding:
+    return _contract(
+        "vmap of the backward equals a loop",
+        tensor,
+        f"the backward vmapped over several cotangents differs from calling it once per cotangent "
+        f"({relative:.1e} relative)",
+        "the Function's vmap rule (or the in_dims / out_dims it relies on) mishandles the batch dimension",
+        relative,
     )

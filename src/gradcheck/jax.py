@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ._check import check as _check
+from . import _jax_modes, _options
 from ._evaluate._batched import CHUNK_BYTES
 from ._report._report import Report
 from ._tree import path_name
@@ -49,7 +49,15 @@ def _x64(jax: Any) -> Iterator[None]:
             yield
 
 
-def check(f: Callable[[Any], Any], params: Any, *, grad: Any = None, **options: Any) -> Report:
+def check(
+    f: Callable[[Any], Any],
+    params: Any,
+    *,
+    grad: Any = None,
+    modes: Any = None,
+    order: int = 1,
+    **options: Any,
+) -> Report:
     """Check the gradient of ``f(params) -> scalar`` on a pytree of arrays.
 
     Args:
@@ -58,11 +66,16 @@ def check(f: Callable[[Any], Any], params: Any, *, grad: Any = None, **options: 
             named by their key paths (``layers[0].W[3, 2]``).
         grad: the gradient to check (same pytree, or a callable ``grad(params)``); by default
             ``jax.grad(f)``, which exercises any ``custom_vjp`` / ``custom_jvp`` rule inside ``f``.
+        modes: ``"rev"`` (``jax.grad``), ``"fwd"`` (``jax.jvp``) or both; None (default) checks
+            every mode f supports against the same finite differences (a ``custom_vjp`` has no
+            forward mode: a ``not_checked`` finding says so). Forward-mode rows are ``fwd:<name>``.
+        order: 1, or 2 to also check second derivatives (reverse over reverse, through
+            `gradcheck.check_hvp` with a random direction; rows ``hvp:<name>``).
         options: any option of `gradcheck.check` (``method``, ``eps``, ``seed``, ``workers``...).
             ``batched_loss`` is supplied (jit + vmap) unless ``workers``/``executor`` is given.
 
     Returns:
-        A `Report`.
+        A `Report` over every mode and order checked.
 
     Example:
         >>> import jax.numpy as jnp, gradcheck.jax
@@ -70,6 +83,7 @@ def check(f: Callable[[Any], Any], params: Any, *, grad: Any = None, **options: 
         True
     """
     jax = _jax()
+    modes, order = _options.modes(modes), _options.order(order)
     with _x64(jax):
         problem = _FlatLoss(jax, f, params)
         options = dict(options)
@@ -79,7 +93,7 @@ def check(f: Callable[[Any], Any], params: Any, *, grad: Any = None, **options: 
             and "batched_loss" not in options
         ):
             options["batched_loss"] = _VmapLoss(problem)
-        return _check(problem.loss, problem.flat, problem.gradient_of(grad), **options)
+        return _jax_modes.check(problem, problem.gradient_of(grad), options, modes, order)
 
 
 class _FlatLoss:

@@ -21,8 +21,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import _options
-from ._check import check as _check
+from . import _options, _torch_contracts, _torch_modes
 from ._errors import LossValueError, OptionError
 from ._evaluate._batched import CHUNK_BYTES
 from ._report._report import Report
@@ -42,7 +41,13 @@ def _torch() -> Any:
 
 
 def check_module(
-    model: Any, loss_fn: Callable[..., Any], *batch: Any, eval_mode: bool = False, **options: Any
+    model: Any,
+    loss_fn: Callable[..., Any],
+    *batch: Any,
+    eval_mode: bool = False,
+    modes: Any = None,
+    order: int = 1,
+    **options: Any,
 ) -> Report:
     """Check ``model``'s autograd gradients of ``loss_fn(model(*inputs), target)`` numerically.
 
@@ -55,11 +60,17 @@ def check_module(
         eval_mode: check the model in eval mode (dropout off, BatchNorm on running statistics).
             Otherwise the model's own mode is kept and the RNG is reseeded with ``seed`` before
             every evaluation, so dropout draws the same mask each time.
+        modes: ``"rev"`` (backward), ``"fwd"`` (forward-mode AD) or both; None (default) checks
+            every mode the code supports, against the same finite differences (a mode it does
+            not support, such as forward mode through a Function without ``jvp``, is said in a
+            ``not_checked`` finding). Forward-mode rows are named ``fwd:<name>``.
+        order: 1, or 2 to also check second derivatives (double backward, through
+            `gradcheck.check_hvp`; rows ``hvp:<name>``).
         options: any option of `gradcheck.check` (``method``, ``eps``, ``seed``, ``workers``...).
             ``batched_loss`` is supplied (torch.func.vmap) unless ``workers``/``executor`` is given.
 
     Returns:
-        A `Report`.
+        A `Report` over every mode and order checked.
 
     Example:
         >>> import torch, gradcheck.torch
@@ -74,21 +85,37 @@ def check_module(
     if not batch:
         raise OptionError("check_module needs a batch: check_module(model, loss_fn, inputs..., target)")
     seed = _seed(options)
+    modes, order = _options.modes(modes), _options.order(order)
     with torch.random.fork_rng(devices=[]):
         work = _float64_copy(torch, model, eval_mode)
         names = [name for name, p in work.named_parameters() if p.requires_grad]
         params = {name: p.detach().numpy().copy() for name, p in work.named_parameters() if p.requires_grad}
         inputs = tuple(_float64(torch, b) for b in batch)
         loss = _ModuleLoss(work, loss_fn, inputs, names)
-        return _run(torch, loss, params, seed, options)
+        return _run(torch, loss, params, seed, options, modes=modes, order=order)
 
 
-def check_function(fn: Callable[..., Any], *inputs: Any, **options: Any) -> Report:
+def check_function(
+    fn: Callable[..., Any],
+    *inputs: Any,
+    modes: Any = None,
+    order: int = 1,
+    contracts: bool = True,
+    **options: Any,
+) -> Report:
     """Check the autograd gradient of ``fn(*inputs)`` (e.g. a custom ``torch.autograd.Function``).
 
     The inputs that require grad are checked (all floating-point tensor inputs if none does),
     named ``inputs[i]``. A non-scalar output is reduced with a seeded random cotangent v
     (``sum(v * fn(*inputs))``), which checks the vector-Jacobian product autograd computes.
+    ``modes`` and ``order`` as in `check_module`: by default the backward and, where the
+    Function defines ``jvp``, its forward mode; ``order=2`` its double backward.
+
+    ``contracts=True`` (default) also checks what a custom op owes its callers, on clones of the
+    inputs in their own dtype and device: inputs not mutated, outputs not aliasing inputs
+    undeclared, each gradient with its input's dtype, shape and device, no gradient for integer
+    or boolean inputs, zero gradients for a zero upstream gradient, a repeatable backward, and
+    vmap of the backward equal to a loop where vmap applies (``contract`` findings, failing).
 
     Example:
         >>> import torch, gradcheck.torch
@@ -97,6 +124,7 @@ def check_function(fn: Callable[..., Any], *inputs: Any, **options: Any) -> Repo
     """
     torch = _torch()
     seed = _seed(options)
+    modes, order = _options.modes(modes), _options.order(order)
     tensors = [isinstance(x, torch.Tensor) and x.is_floating_point() for x in inputs]
     chosen = [i for i, x in enumerate(inputs) if tensors[i] and x.requires_grad] or [
         i for i, is_float in enumerate(tensors) if is_float
@@ -110,10 +138,19 @@ def check_function(fn: Callable[..., Any], *inputs: Any, **options: Any) -> Repo
         cotangent = _cotangent(torch, probe, seed)
         loss = _FunctionLoss(fn, values, chosen, cotangent)
         params = {f"inputs[{i}]": values[i].numpy().copy() for i in chosen}
-        return _run(torch, loss, params, seed, options)
+        report = _run(torch, loss, params, seed, options, modes=modes, order=order)
+        return _torch_contracts.added(torch, report, fn, inputs, seed) if contracts else report
 
 
-def check(loss: Callable[[Any], Any], params: Any, *, grad: Any = None, **options: Any) -> Report:
+def check(
+    loss: Callable[[Any], Any],
+    params: Any,
+    *,
+    grad: Any = None,
+    modes: Any = None,
+    order: int = 1,
+    **options: Any,
+) -> Report:
     """Check the gradient of ``loss(params) -> scalar tensor`` on a pytree of tensors.
 
     Args:
@@ -122,6 +159,8 @@ def check(loss: Callable[[Any], Any], params: Any, *, grad: Any = None, **option
         params: the tensors; components are named by their place (``layers[0].W[3, 2]``).
         grad: the gradient to check (same structure, or a callable ``grad(params)``); by default
             autograd's, which exercises any custom ``torch.autograd.Function`` inside ``loss``.
+        modes: as in `check_module` (reverse mode checks ``grad``; forward mode is autodiff's own).
+        order: as in `check_module` (the second order is autodiff's own).
         options: any option of `gradcheck.check`.
 
     Example:
@@ -132,15 +171,15 @@ def check(loss: Callable[[Any], Any], params: Any, *, grad: Any = None, **option
     """
     torch = _torch()
     seed = _seed(options)
+    modes, order = _options.modes(modes), _options.order(order)
     theta, layout = flatten(
         tree_map(lambda t: _float64(torch, t).numpy() if _is_tensor(torch, t) else t, params)
     )
     flat = {t.name: theta[t.slice].reshape(t.shape).copy() for t in layout.tensors}
     with torch.random.fork_rng(devices=[]):
         tree_loss = _TreeLoss(loss, layout)
-        return _run(
-            torch, tree_loss, flat, seed, options, grad=None if grad is None else tree_loss.given(grad)
-        )
+        given = None if grad is None else tree_loss.given(grad)
+        return _run(torch, tree_loss, flat, seed, options, grad=given, modes=modes, order=order)
 
 
 def _seed(options: dict[str, Any]) -> int:
@@ -161,12 +200,14 @@ def _run(
     seed: int,
     options: dict[str, Any],
     grad: Optional[Callable[[dict[str, np.ndarray]], Any]] = None,
+    modes: tuple[str, ...] = ("rev",),
+    order: int = 1,
 ) -> Report:
     options = dict(options)
     reseed = functools.partial(_reseed, seed)
     if options.get("workers") is None and options.get("executor") is None and "batched_loss" not in options:
         options["batched_loss"] = _batched_if_vmap_works(torch, loss, params, reseed)
-    return _check(loss, params, grad or loss.gradient, reseed=reseed, **options)
+    return _torch_modes.check(torch, loss, params, grad or loss.gradient, reseed, options, modes, order)
 
 
 def _reseed(seed: int) -> None:
@@ -265,8 +306,8 @@ class _FunctionLoss(_Loss):
 
     def scalar(self, params: dict[str, Any]) -> Any:
         args = list(self.inputs)
-        for i in self.chosen:
-            args[i] = params[f"inputs[{i}]"]
+        for i in self.chosen:  # clones: a forward that writes into its inputs breaks a contract, not θ
+            args[i] = params[f"inputs[{i}]"].clone()
         output = self.fn(*args)
         if self.cotangent is None:
             return output.reshape(())

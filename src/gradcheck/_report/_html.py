@@ -52,14 +52,15 @@ def _asset(name: str) -> str:
 def _verdict(report: Report) -> str:
     checked = sum(row.checked for row in report.tensors)
     wrong = sum(row.flagged for row in report.tensors)
+    what = report.settings.checked[:1].upper() + report.settings.checked[1:]
     if report.passed:
-        title = "✔ Gradients are correct"
+        title = f"✔ {what} are correct"
         detail = (
             f"All {checked} checked components agree with finite differences within "
             f"{SAFETY:g}× their estimated numerical error."
         )
     else:
-        title = f"✘ Gradients are wrong in {', '.join(report.wrong_gradients)}"
+        title = f"✘ {what} are wrong in {', '.join(report.wrong_gradients)}"
         detail = (
             f"{wrong} of {checked} checked components disagree with finite differences by more "
             f"than {SAFETY:g}× their estimated numerical error."
@@ -251,15 +252,16 @@ def _script_json(data: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _scoped_style(root: str) -> str:
-    """The stylesheet with every rule prefixed by the root's id: an id outranks the class rules
-    a notebook styles its outputs with, so the report looks the same inside one."""
-    return _asset("page.css").replace(".gradcheck", f"#{root}.gradcheck")
+def scoped_style(root: str, *extra: str) -> str:
+    """The stylesheet (and ``extra`` rules, written under ``.gradcheck`` too) with every rule
+    prefixed by the root's id: an id outranks the class rules a notebook styles its outputs
+    with, so the report looks the same inside one."""
+    return "\n".join([_asset("page.css"), *extra]).replace(".gradcheck", f"#{root}.gradcheck")
 
 
 def page_title(report: Report) -> str:
     """The page's title: the verdict in a few words."""
-    return "gradcheck: gradients " + (
+    return f"gradcheck: {report.settings.checked} " + (
         "correct" if report.passed else f"wrong in {', '.join(report.wrong_gradients)}"
     )
 
@@ -272,7 +274,7 @@ def render_fragment(report: Report) -> str:
     payload = {"safety": SAFETY, "tensors": data}
     return f"""<div class="gradcheck" id="{root}">
 <style>
-{_scoped_style(root)}
+{scoped_style(root)}
 </style>
 {_headline(report)}
 <main>

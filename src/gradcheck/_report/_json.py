@@ -92,6 +92,12 @@ def _layout(tensors: list[dict[str, Any]], dtype: str) -> Layout:
     return Layout(tuple(built), {t.name: t for t in built})
 
 
+def finding_from_dict(f: dict[str, Any]) -> Finding:
+    """A `Finding` as `to_dict` wrote it."""
+    value = None if f["value"] is None else number(f["value"])
+    return Finding(f["kind"], f["tensor"], f["message"], tuple(f["components"]), value)
+
+
 def fields_from_dict(data: dict[str, Any]) -> dict[str, Any]:
     """The fields of the report a `to_dict` (or parsed JSON) holds, to build it again.
 
@@ -117,16 +123,7 @@ def fields_from_dict(data: dict[str, Any]) -> dict[str, Any]:
         )
         for row in data["tensors"]
     )
-    findings = tuple(
-        Finding(
-            f["kind"],
-            f["tensor"],
-            f["message"],
-            tuple(f["components"]),
-            None if f["value"] is None else number(f["value"]),
-        )
-        for f in data["findings"]
-    )
+    findings = tuple(finding_from_dict(f) for f in data["findings"])
     components = data["components"]
     column = lambda key, kind: np.array([kind(c[key]) for c in components], dtype=kind)  # noqa: E731
     return dict(

@@ -98,6 +98,9 @@ class Settings:
     # Chance that several wrong entries above the detection limit cancelled in every one of
     # those directions (0 for the full check, which looks at every component).
     miss_probability: float = 0.0
+    # What was checked, as the verdict names it: "gradients", "Hessian-vector products", "JVPs"
+    # or "derivatives" (several modes or orders in one report).
+    checked: str = "gradients"
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:

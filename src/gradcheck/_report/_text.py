@@ -47,12 +47,13 @@ def sized_console(file: Optional[IO[str]] = None) -> Console:
 
 
 def _verdict(report: Report) -> Text:
+    checked = report.settings.checked
     if report.passed:
-        text = Text("✔ gradients are correct", style="bold green")
+        text = Text(f"✔ {checked} are correct", style="bold green")
     else:
         wrong = ", ".join(report.wrong_gradients)
         where = f" in {wrong}" if wrong else " (see findings)"  # e.g. a backward that is not linear
-        text = Text(f"✘ gradients are WRONG{where}", style="bold red")
+        text = Text(f"✘ {checked} are WRONG{where}", style="bold red")
     return text
 
 
@@ -68,14 +69,27 @@ def _headline(report: Report) -> Group:
         ),
         Text(
             f"{s.method} differences, eps={s.eps}, {s.strategy} check, "
-            f"{s.evaluations} loss evaluations in {s.seconds:.2f} s; "
-            f"loss {s.loss_value:.6g} with noise σ={s.noise:.2e}; "
+            f"{s.evaluations} {_evaluated(s.checked)} in {s.seconds:.2f} s; "
+            f"{_value(s.checked)} {s.loss_value:.6g} with noise σ={s.noise:.2e}; "
             f"detects relative errors above {report.detection_limit:.1e}"
         ),
     ]
     if s.strategy != "full":
         lines.append(Text(_directional_guarantee(report)))
     return Group(*lines)
+
+
+# What one evaluation is, and what the value the noise belongs to is, for each kind of check.
+_EVALUATED = {"Hessian-vector products": "gradient evaluations", "JVPs": "evaluations of f"}
+_VALUE = {"Hessian-vector products": "u·g", "JVPs": "largest |output|"}
+
+
+def _evaluated(checked: str) -> str:
+    return _EVALUATED.get(checked, "loss evaluations")
+
+
+def _value(checked: str) -> str:
+    return _VALUE.get(checked, "loss")
 
 
 def _directional_guarantee(report: Report) -> str:
@@ -149,13 +163,18 @@ def _parts(report: Report, k: int) -> list[RenderableType]:
 
 
 def print_report(report: Report, console: Console, k: int = 5) -> None:
-    """Print the report: sentences wrap at the console's width, tables are never cut.
+    """Print the report: sentences wrap at the console's width, tables are never cut."""
+    print_parts(_parts(report, k), console)
+
+
+def print_parts(parts: list[RenderableType], console: Console) -> None:
+    """Print a report's parts: sentences wrap at the console's width, tables are never cut.
 
     A table wider than the console keeps its width (the terminal wraps its lines) rather than
     lose the ends of its headers and numbers.
     """
     unbounded = console.options.update_width(UNWRAPPED)
-    for part in _parts(report, k):
+    for part in parts:
         natural = Measurement.get(console, unbounded, part).maximum if isinstance(part, Table) else 0
         if natural <= console.width:
             console.print(part)
@@ -169,6 +188,11 @@ def print_report(report: Report, console: Console, k: int = 5) -> None:
 
 def render_text(report: Report, width: Optional[int] = None) -> str:
     """The full report as plain text (no colour codes), ``width`` columns wide (`output_width`)."""
+    return plain_text(_parts(report, 5), width)
+
+
+def plain_text(parts: list[RenderableType], width: Optional[int] = None) -> str:
+    """A report's parts as plain text (no colour codes), ``width`` columns wide (`output_width`)."""
     console = Console(  # never Jupyter's display: this console writes only to its string
         width=width or output_width(),
         record=True,
@@ -177,7 +201,7 @@ def render_text(report: Report, width: Optional[int] = None) -> str:
         force_jupyter=False,
         file=io.StringIO(),
     )
-    print_report(report, console)
+    print_parts(parts, console)
     return console.export_text().rstrip() + "\n"
 
 

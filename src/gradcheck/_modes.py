@@ -1,0 +1,142 @@
+"""Check a loss's gradient in every mode a framework computes it: reverse and forward.
+
+Reverse mode (backpropagation) and forward mode (one JVP per direction) compute the same
+gradient by different code: a custom rule can be right in one and wrong in the other (a
+``torch.autograd.Function``'s ``backward`` and ``jvp``, a ``jax.custom_jvp``). Both are compared
+with the *same* finite differences: one probe (J(θ), its noise, the steps), one choice of
+strategy, and a cache of every loss value, so the second mode pays only for the points its own
+refinement adds. A mode the code does not support is said in a ``not_checked`` finding instead
+of failing the check; ``order=2`` adds the second derivative through `check_hvp`'s machinery.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+from . import _assemble, _diagnose, _full, _plan, _wording
+from ._check import choose_for, examine
+from ._combine import merge
+from ._errors import OptionError
+from ._evaluate._cached import Cached
+from ._evaluate._evaluator import Loss
+from ._options import Options
+from ._probe import Probe
+from ._report._model import Finding
+from ._report._report import Report
+from ._strategy import Choice
+from ._tree import Layout
+
+# Each mode's rows are named with a prefix (reverse mode keeps the plain names), and its
+# findings speak of what it checks.
+PREFIX = {"rev": "", "fwd": "fwd:", "hvp": "hvp:"}
+SUBJECT = {"rev": "gradient", "fwd": "forward"}
+WHAT = {"rev": "reverse mode", "fwd": "forward mode", "hvp": "the second derivative (order=2)"}
+
+
+# Forward mode assembles a gradient from one JVP per component (n forward passes, batched):
+# up to this many components all of them, as the full check would check them (≤ 2,000 loss
+# evaluations); beyond, a seeded sample of this many, stated in a coverage finding.
+FORWARD_COMPONENTS = 1000
+
+
+@dataclass(frozen=True)
+class Mode:
+    """One way the framework computes the gradient, or why it cannot."""
+
+    name: str  # "rev" or "fwd"
+    gradient: Any = None  # the gradient at θ (a value) or a function of the params; None: unsupported
+    unsupported: str = ""  # why not, and what would make it work
+    sample: Optional[np.ndarray] = None  # the components where ``gradient`` is known (None: all)
+
+    @property
+    def supported(self) -> bool:
+        return self.gradient is not None
+
+
+def forward_sample(layout: Layout, options: dict[str, Any]) -> Optional[np.ndarray]:
+    """The components forward mode computes: None (all) up to FORWARD_COMPONENTS or with
+    strategy="full", else a seeded sample covering every tensor (`_plan.select`)."""
+    if layout.size <= FORWARD_COMPONENTS or options.get("strategy") == "full":
+        return None
+    return _plan.select(layout, FORWARD_COMPONENTS, int(options.get("seed", 0)))
+
+
+def local_rows(layout: Layout, sample: Optional[np.ndarray]) -> dict[str, np.ndarray]:
+    """Per tensor name, the flat entries forward mode computes (all, or those in ``sample``)."""
+    rows = {}
+    for tensor in layout.tensors:
+        inside = np.arange(tensor.offset, tensor.offset + tensor.size) if sample is None else sample
+        rows[tensor.name] = (
+            inside[(inside >= tensor.offset) & (inside < tensor.offset + tensor.size)] - tensor.offset
+        )
+    return rows
+
+
+def unsupported(name: str, error: BaseException, hint: str) -> Mode:
+    """A mode that raised when first tried: the framework's words and the fix."""
+    message = str(error).split("\n")[0].strip()
+    return Mode(name, None, f"{type(error).__name__}: {message} ({hint})")
+
+
+def check(
+    loss: Loss,
+    params: Any,
+    modes: Sequence[Mode],
+    options: Options,
+    second_order: Optional[Callable[[], Report | Finding]] = None,
+) -> Report:
+    """One report of ``loss``'s gradient in each supported mode (same finite differences), and
+    of ``second_order()`` when given (a report, or the finding that says why it cannot run)."""
+    if not any(mode.supported for mode in modes):
+        reasons = "; ".join(f"{WHAT[m.name]}: {m.unsupported}" for m in modes)
+        raise OptionError(f"modes={tuple(m.name for m in modes)!r} leaves nothing to check ({reasons})")
+    parts = _first_order(loss, params, [m for m in modes if m.supported], options)
+    notes = [_wording.not_checked(WHAT[m.name], m.unsupported) for m in modes if not m.supported]
+    if second_order is not None:
+        found = second_order()
+        if isinstance(found, Report):
+            parts.append((PREFIX["hvp"], found))
+        else:
+            notes.append(found)
+    return merge(parts, notes)
+
+
+def _first_order(
+    loss: Loss, params: Any, modes: Sequence[Mode], options: Options
+) -> list[tuple[str, Report]]:
+    """Each mode's report, all from one probe whose evaluations are cached."""
+    start = time.perf_counter()
+    probe = Probe(loss, params, options)
+    probe.evaluator.backend = Cached(probe.evaluator.backend)
+    choice = choose_for(probe, start)
+    parts = []
+    count, clock = 0, start
+    for mode in modes:
+        gradient = probe.gradient(mode.gradient)
+        if mode.sample is None:
+            outcome = examine(probe, gradient, choice)
+        else:
+            reason = (
+                f"forward mode needs one JVP per component: a seeded sample of {mode.sample.size} "
+                f"of {probe.layout.size} (strategy='full' computes them all)"
+            )
+            outcome = _full.run(probe, gradient, Choice("full", reason), mode.sample)
+        findings = _diagnose.findings(
+            outcome, probe.layout, probe.pattern, probe.relative_noise, subject=SUBJECT[mode.name]
+        )
+        if mode.sample is not None:
+            findings = [_wording.forward_coverage(f) if f.kind == "coverage" else f for f in findings]
+        report = _assemble.report(probe, gradient, outcome, findings, start)
+        now = time.perf_counter()
+        own = dataclasses.replace(
+            report.settings, evaluations=probe.evaluator.count - count, seconds=now - clock
+        )
+        parts.append((PREFIX[mode.name], dataclasses.replace(report, settings=own)))
+        count, clock = probe.evaluator.count, now
+    return parts
