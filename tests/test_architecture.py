@@ -18,11 +18,12 @@ DOCS = Path(__file__).parents[1] / "docs" / "architecture.md"
 LAYERS: list[tuple[str, set[str]]] = [
     ("errors and options", {"_errors", "_options", "_version"}),
     ("comparison, stencils and steps", {"_compare", "_stencils", "_steps", "_files"}),
-    ("tree and report model", {"_tree", "_aliasing", "_report._model"}),
+    ("tree and report model", {"_tree", "_aliasing", "_complex", "_report._model"}),
     (
         "numerics, evaluation, fits, wording, renderings",
         {
             "_finite_differences",
+            "_discontinuity",
             "_noise",
             "_directional",
             "_detection",

@@ -108,7 +108,9 @@ def check(
     choice = _choose(probe, start)
     gradient = probe.gradient(grad)
     outcome = (_full.run if choice.name == "full" else _certify.run)(probe, gradient, choice)
-    findings = _diagnose.findings(outcome, probe.layout, probe.theta, probe.relative_noise)
+    findings = _diagnose.findings(
+        outcome, probe.layout, probe.theta, probe.relative_noise, probe.along_tensors()
+    )
     return _assemble.report(probe, gradient, outcome, findings, start)
 
 

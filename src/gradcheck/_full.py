@@ -24,10 +24,11 @@ def run(probe: Probe, gradient: Gradient, choice: Choice) -> Outcome:
     options = probe.options
     method, eps = options.method, options.eps
     sample = _plan.select(probe.layout, options.components, options.seed, gradient.values)
+    sample = sample[probe.finite[sample]]  # a non-finite entry has no derivative to check
     evidence, found = probe.compare(gradient, sample, method, eps)
     seen = np.where(evidence.flagged, 0.0, np.abs(evidence.analytic - evidence.numerical))
     bug_tolerance = sure_error(method, eps != "auto", found, evidence.tolerance, seen) / SAFETY
-    sampled = sample.size < probe.layout.size
+    sampled = options.components is not None and options.components < probe.layout.size
     return Outcome(
         strategy="sample" if sampled else "full",
         reason=f"components={options.components} asked for" if sampled else choice.reason,

@@ -48,7 +48,10 @@ def _asset(name: str) -> str:
 def _verdict(report: Report) -> str:
     checked = sum(row.checked for row in report.tensors)
     wrong = sum(row.flagged for row in report.tensors)
-    if report.passed:
+    if report.passed and not checked:
+        title = "✔ Nothing was checked"
+        detail = "No entry of the params could be perturbed (see the findings)."
+    elif report.passed:
         title = "✔ Gradients are correct"
         detail = (
             f"All {checked} checked components agree with finite differences within "

@@ -1,0 +1,90 @@
+"""Jumps in the loss: a step function inside a finite-difference step, or a staircase of them.
+
+A derivative does not exist where the loss jumps (round, floor, sign, a step function, sorting
+ties, searchsorted), and a finite difference across the jump measures jump/step, not a slope.
+Two situations are told apart from a wrong gradient:
+
+- **One jump inside the step.** The five values at θᵢ + (−h, −h/2, 0, h/2, h) fit a quadratic
+  plus one jump between two neighbouring points, to the loss's noise, where a cubic cannot fit
+  them (a kink, a change of slope, is not a jump and fits neither). Then the slope of
+  that fit is the derivative at θᵢ seen from both sides; when it matches the analytic one, the
+  component is a ``discontinuity``: left out of the verdict, like a kink.
+- **A staircase.** Along some tensor the loss repeats exactly at the noise probe's finest
+  spacing and then moves in jumps, while its values are not rounded to a coarse grid such as
+  float32's (`piecewise_constant`): float64 arithmetic that stands still is a flat function.
+  Its finite differences at any resolvable step measure the average rise of the stairs, while
+  the derivative between jumps is 0. A zero analytic derivative there cannot be judged: those
+  components are ``discontinuity`` too, and the report says nothing could be detected for them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from ._compare import SAFETY
+from ._noise import Noise
+
+
+def piecewise_constant(noise: Noise) -> bool:
+    """Is the loss along the noise probe's direction a staircase (not a rounded smooth loss)?
+
+    It repeated at the finest spacing and then moved (``noise.jump``), in float64 values: a
+    loss computed in float64 that stands still over 2^-20 of its parameters is flat there. (A
+    float64 function of float16 or bfloat16 intermediates is flat between their rounding steps
+    too: it *is* piecewise constant at that scale, and a zero derivative there as uncheckable.)
+    """
+    return 0 < noise.jump < math.inf and not noise.rounded
+
+
+@dataclass(frozen=True)
+class Jump:
+    """The fit of the five values with one jump: the slope at θᵢ (with its error), the jump."""
+
+    slope: float
+    slope_error: float  # the values' noise and the fit's miss, carried through the slope's weights
+    size: float
+    interval: int  # 0..3: (−h, −h/2), (−h/2, 0), (0, h/2), (h/2, h)
+
+
+def _fit(
+    offsets: np.ndarray, values: np.ndarray, beyond: Optional[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Least squares of ``values`` on 1, x, x² and the jump indicator ``beyond`` (on 1, x, x², x³
+    without one): coefficients, the weights that make the slope from the values, and the
+    largest residual."""
+    columns = [np.ones_like(offsets), offsets, offsets**2]
+    columns.append(offsets**3 if beyond is None else beyond.astype(np.float64))
+    design = np.stack(columns, axis=1)
+    weights = np.linalg.pinv(design)
+    coefficients = weights @ values
+    return coefficients, weights[1], float(np.max(np.abs(design @ coefficients - values)))
+
+
+def one_jump(offsets: np.ndarray, values: np.ndarray, sigma: float) -> Optional[Jump]:
+    """The jump that explains five values at sorted ``offsets`` (−h, −h/2, 0, h/2, h), if one does.
+
+    A cubic and a quadratic with a jump each leave one degree of freedom over five points. At the
+    steps gradcheck takes, a smooth loss's quartic term is below its noise σ, so a cubic fits it;
+    with values good to σ, the cubic must miss by more than SAFETY·σ and the jump model fit within
+    SAFETY·σ, and the jump itself must stand out of the noise.
+    """
+    tolerance = SAFETY * sigma
+    if _fit(offsets, values, None)[2] <= tolerance:
+        return None
+    best: Optional[tuple[float, Jump]] = None
+    for interval in range(4):
+        # the points on the far side of the interval from θᵢ (offset 0 sits at index 2)
+        beyond = np.arange(5) <= interval if interval < 2 else np.arange(5) > interval
+        coefficients, weights, miss = _fit(offsets, values, beyond)
+        error = (sigma + miss) * float(np.sum(np.abs(weights)))
+        if best is None or miss < best[0]:
+            best = (miss, Jump(float(coefficients[1]), error, float(coefficients[3]), interval))
+    assert best is not None
+    miss, jump = best
+    if miss > tolerance or abs(jump.size) <= 2 * tolerance:
+        return None
+    return jump
