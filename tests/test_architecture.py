@@ -60,6 +60,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "_demo_train",
             "_vmap",
             "torch",
+            "_torch_function",
             "_torch_sequential",
             "jax",
         },
