@@ -31,6 +31,14 @@ def test_one_jump_fits_five_values_with_a_step_and_not_a_kink():
     assert one_jump(offsets, smooth + 5.0 * np.maximum(offsets, 0), sigma=1e-16) is None  # a kink
 
 
+def test_a_kink_in_a_noisy_loss_is_not_taken_for_a_jump():
+    """fractional_max_pool3d with steps of 0.25 (a noisy loss): flat, then two slopes. A jump model
+    fits the far point within 8σ, but the 'jump' is no larger than the slopes move J: a kink."""
+    offsets = np.array([-0.25, -0.125, 0.0, 0.125, 0.25])
+    values = np.array([0.03488913, 0.03488913, 0.0, -0.06695867, -0.05784818])
+    assert one_jump(offsets, values, sigma=6.8e-4) is None
+
+
 def test_a_jump_inside_the_step_is_a_discontinuity_left_out_of_the_verdict():
     report = gc.check(smooth_plus_steps, {"x": X.copy()}, smooth_gradient, eps=2.0**-18)
     assert report.passed, report.summary()

@@ -6,7 +6,8 @@ Two situations are told apart from a wrong gradient:
 
 - **One jump inside the step.** The five values at θᵢ + (−h, −h/2, 0, h/2, h) fit a quadratic
   plus one jump between two neighbouring points, to the loss's noise, where a cubic cannot fit
-  them (a kink, a change of slope, is not a jump and fits neither). Then the slope of
+  them, and the loss is locally flat: the jump is far larger than its slope moves it over the
+  step (a kink, a change of slope, fails one test or the other). Then the slope of
   that fit is the derivative at θᵢ seen from both sides; when it matches the analytic one, the
   component is a ``discontinuity``: left out of the verdict, like a kink.
 - **A staircase.** Along some tensor the loss repeats exactly at the noise probe's finest
@@ -86,5 +87,10 @@ def one_jump(offsets: np.ndarray, values: np.ndarray, sigma: float) -> Optional[
     assert best is not None
     miss, jump = best
     if miss > tolerance or abs(jump.size) <= 2 * tolerance:
+        return None
+    # Locally flat: the jump dwarfs what the loss's slope changes it by over the step. A kink,
+    # whose far-side values a jump model can also fit (one point beyond the jump), changes J by
+    # about its slopes times the step, so it never passes this.
+    if abs(jump.size) <= SAFETY * abs(jump.slope) * float(np.max(np.abs(offsets))):
         return None
     return jump
