@@ -92,11 +92,13 @@ def test_non_finite_input_entries_are_left_unperturbed_and_reported_unchecked():
     assert "2 of the 12 entries of inputs[0] are not finite (inputs[0][0, 1] = -inf" in unchecked.message
 
 
-def test_an_input_with_no_elements_gives_a_report_that_says_nothing_was_checked():
+def test_an_input_with_no_elements_gives_a_report_that_says_nothing_was_checked(tmp_path):
     report = gt.check_function(torch.exp, torch.zeros(0, 3, dtype=torch.float64, requires_grad=True))
     assert report.passed and report.tensors[0].checked == 0
     assert report.summary().startswith("✔ nothing was checked")
     assert [f.kind for f in report.findings] == ["unchecked"]
+    report.to_html(tmp_path / "report.html")
+    assert "Nothing was checked" in (tmp_path / "report.html").read_text(encoding="utf-8")
 
 
 def test_each_output_alone_catches_a_backward_that_mishandles_an_undefined_gradient(monkeypatch):
