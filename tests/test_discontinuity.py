@@ -86,3 +86,25 @@ def test_labels_that_jump_do_not_blind_the_check_of_the_other_input():
     assert right.passed and right.tensors[0].detection_limit < 1e-6, right.summary()
     wrong = gc.check(hinge, params, lambda p: gradient(p, error=1.01))
     assert wrong.wrong_tensors == ["x"] and wrong.findings[0].kind == "scale"
+
+
+def test_on_a_staircase_the_winners_of_a_max_are_judged_below_the_stairs():
+    """Round to 2 decimals plus a max over blocks of 100: along x the loss is a staircase (the noise
+    probe misses the 4 winners), but the winners move it smoothly. They are judged at steps below
+    the stairs: the right gradient passes, and a backward that drops them fails on all 4."""
+    rng = np.random.default_rng(0)
+    x, w = rng.normal(size=400), rng.normal(size=400)
+
+    def loss(p):
+        return float(np.round(p["x"], 2) @ w + p["x"].reshape(4, 100).max(axis=1).sum())
+
+    def gradient(p, drop_winners=False):
+        g = np.zeros(400)  # round's derivative is 0 between stairs
+        if not drop_winners:
+            g[p["x"].reshape(4, 100).argmax(axis=1) + 100 * np.arange(4)] = 1.0
+        return {"x": g}
+
+    right = gc.check(loss, {"x": x}, gradient)
+    assert right.passed and "discontinuity" in [f.kind for f in right.findings], right.summary()
+    wrong = gc.check(loss, {"x": x}, lambda p: gradient(p, drop_winners=True))
+    assert not wrong.passed and wrong.tensors[0].flagged == 4, wrong.summary()

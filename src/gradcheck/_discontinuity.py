@@ -13,9 +13,13 @@ Two situations are told apart from a wrong gradient:
 - **A staircase.** Along some tensor the loss repeats exactly at the noise probe's finest
   spacing and then moves in jumps, while its values are not rounded to a coarse grid such as
   float32's (`piecewise_constant`): float64 arithmetic that stands still is a flat function.
-  Its finite differences at any resolvable step measure the average rise of the stairs, while
-  the derivative between jumps is 0. A zero analytic derivative there cannot be judged: those
-  components are ``discontinuity`` too, and the report says nothing could be detected for them.
+  Its finite differences at any step that resolves the stairs measure their average rise, while
+  the derivative between jumps is 0. A component that stands on a stair (`on_a_stair`: J does
+  not move at that finest spacing) with a zero analytic derivative cannot be judged: it is a
+  ``discontinuity`` too, and the report says nothing could be detected for it. A component that
+  does move J there (a smooth term beside the stairs, a max-pool's winner) is judged at steps
+  below the stairs, with J's own rounding as its noise; one on a stair with a nonzero analytic
+  derivative (a cast's straight-through identity) at steps that resolve them.
 """
 
 from __future__ import annotations
@@ -27,7 +31,11 @@ from typing import Optional
 import numpy as np
 
 from ._compare import SAFETY
-from ._noise import Noise
+from ._evaluate import Evaluator
+from ._noise import SPACING, Noise
+from ._stencils import FLOAT64_EPS
+from ._steps import MIN_STEP_ULPS
+from ._tree import round_to_dtypes
 
 
 def piecewise_constant(noise: Noise) -> bool:
@@ -39,6 +47,25 @@ def piecewise_constant(noise: Noise) -> bool:
     too: it *is* piecewise constant at that scale, and a zero derivative there as uncheckable.)
     """
     return 0 < noise.jump < math.inf and not noise.rounded
+
+
+def on_a_stair(
+    evaluator: Evaluator, components: np.ndarray, spacing: np.ndarray, spread: float
+) -> np.ndarray:
+    """Which ``components`` leave J where it is (to its rounding and run-to-run ``spread``) at
+    θᵢ ± δᵢ, δᵢ the noise probe's finest spacing: those stand on a stair of the loss."""
+    theta = evaluator.theta[components]
+    delta = np.maximum(SPACING * np.maximum(np.abs(theta), 1.0), MIN_STEP_ULPS * spacing)
+    at = np.concatenate([components, components])
+    points = round_to_dtypes(evaluator.layout, np.concatenate([theta + delta, theta - delta]), at)
+    values = evaluator.many(at, points).reshape(2, -1)
+    j0 = evaluator.j0 if evaluator.j0 is not None else evaluator.at_theta()
+    return np.all(np.abs(values - j0) <= resolution(j0, spread), axis=0)
+
+
+def resolution(j0: float, spread: float) -> float:
+    """What J can move by without moving: its float64 rounding, or its run-to-run spread."""
+    return max(spread, 0.5 * FLOAT64_EPS * abs(j0))
 
 
 @dataclass(frozen=True)

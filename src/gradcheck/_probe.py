@@ -21,7 +21,7 @@ from typing import Any, Union
 import numpy as np
 
 from ._compare import analytic_allowance, flag
-from ._discontinuity import piecewise_constant
+from ._discontinuity import on_a_stair, piecewise_constant, resolution
 from ._errors import ComplexStepError, NonFiniteError, StructureError
 from ._evaluate import Evaluator, Loss, Progress, backend_for
 from ._finite_differences import Estimates, estimate
@@ -79,6 +79,7 @@ class Probe:
         )
         self.noise = self._noise.sigma
         self._tensor_noise: dict[int, Noise] = {}
+        self._stair: dict[int, bool] = {}  # component → stands on a stair (`_on_a_stair`)
 
     def _at_least_spread(self, noise: Noise) -> Noise:
         """The noise, never below the run-to-run rounding of J seen at θ (`Evaluator.probe`)."""
@@ -140,10 +141,31 @@ class Probe:
         return self._tensor_noise[k]
 
     def component_noise(self, components: np.ndarray) -> np.ndarray:
-        """σ for each of ``components``: the noise along the tensor it belongs to."""
+        """σ for each of ``components``: the noise along the tensor it belongs to; on a
+        staircase, for a component that moves J between the stairs, J's own rounding."""
         ids = self.layout.tensor_ids()[components]
         by_tensor = {int(k): self.tensor_noise(int(k)).sigma for k in np.unique(ids)}
-        return np.array([by_tensor[int(k)] for k in ids], dtype=np.float64)
+        sigma = np.array([by_tensor[int(k)] for k in ids], dtype=np.float64)
+        between = self._on_staircase(components) & ~self._on_a_stair(components)
+        sigma[between] = resolution(self.loss_value, self.evaluator.spread)
+        return sigma
+
+    def _on_staircase(self, components: np.ndarray) -> np.ndarray:
+        """Which components belong to a tensor along which the loss is a staircase."""
+        ids = self.layout.tensor_ids()[components]
+        stairs = {int(k): self.staircase(int(k)) for k in np.unique(ids)}
+        return np.array([stairs[int(k)] for k in ids], dtype=bool)
+
+    def _on_a_stair(self, components: np.ndarray) -> np.ndarray:
+        """Which components leave J where it is at the finest spacing (`on_a_stair`), measured
+        once each, and only on staircases (elsewhere False)."""
+        mask = self._on_staircase(components)
+        unknown = [int(i) for i in components[mask] if int(i) not in self._stair]
+        if unknown:
+            at = np.array(unknown, dtype=np.int64)
+            flat = on_a_stair(self.evaluator, at, self.spacing[at], self.evaluator.spread)
+            self._stair.update(zip(unknown, flat.tolist(), strict=True))
+        return np.array([mask[k] and self._stair[int(i)] for k, i in enumerate(components)], dtype=bool)
 
     def staircase(self, k: int) -> bool:
         """Is the loss piecewise constant along tensor k at the noise probe's finest spacing?"""
@@ -224,7 +246,8 @@ class Probe:
 
         found = self.derivatives(components, method, eps, is_suspicious)
         tolerance = found.error_estimate + allowance[components]
-        jump = found.jump | self._on_stairs(components, analytic, allowance)
+        zero = np.abs(analytic[components]) <= allowance[components]
+        jump = found.jump | (self._on_a_stair(components) & zero)  # a stair's zero cannot be judged
         left_out = found.kink | jump
         evidence = Evidence(
             components=components,
@@ -236,11 +259,3 @@ class Probe:
             jump=jump,
         )
         return evidence, found
-
-    def _on_stairs(self, components: np.ndarray, analytic: np.ndarray, allowance: np.ndarray) -> np.ndarray:
-        """Components of tensors along which the loss is a staircase (`staircase`) whose analytic
-        derivative is zero: finite differences see the stairs' rise, so a zero cannot be judged."""
-        ids = self.layout.tensor_ids()[components]
-        stairs = {int(k): self.staircase(int(k)) for k in np.unique(ids)}
-        on_stairs = np.array([stairs[int(k)] for k in ids], dtype=bool)
-        return on_stairs & (np.abs(analytic[components]) <= allowance[components])
