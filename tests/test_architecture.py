@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "_finite_differences",
             "_discontinuity",
             "_noise",
+            "_noise_map",
             "_directional",
             "_detection",
             "_evaluate",

@@ -25,7 +25,7 @@ def report(
         seed=probe.options.seed,
         dtype=str(max((t.dtype for t in layout.tensors), key=lambda d: np.finfo(d).bits)),
         loss_value=probe.loss_value,
-        noise=probe.reported_noise,
+        noise=probe.noise_map.reported(),
         evaluations=probe.evaluator.count,
         seconds=time.perf_counter() - start,
         strategy_reason=outcome.reason,

@@ -109,7 +109,7 @@ def check(
     gradient = probe.gradient(grad)
     outcome = (_full.run if choice.name == "full" else _certify.run)(probe, gradient, choice)
     findings = _diagnose.findings(
-        outcome, probe.layout, probe.theta, probe.relative_noise, probe.along_tensors()
+        outcome, probe.layout, probe.theta, probe.relative_noise, probe.noise_map.along_tensors()
     )
     return _assemble.report(probe, gradient, outcome, findings, start)
 

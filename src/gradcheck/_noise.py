@@ -111,21 +111,6 @@ class AlongTensors:
     staircases: dict[int, float] = field(default_factory=dict)
 
 
-def measure_noise(
-    along: Callable[[np.ndarray, float], float],
-    theta: np.ndarray,
-    j0: float,
-    rng: np.random.Generator,
-    candidates: Optional[np.ndarray] = None,
-) -> float:
-    """The loss's noise σ at θ (`measure`), one evaluation at a time with ``along(direction, t)``."""
-
-    def points(direction: np.ndarray, ts: np.ndarray) -> np.ndarray:
-        return np.array([along(direction, float(t)) for t in ts])
-
-    return measure(points, theta, j0, rng, candidates).sigma
-
-
 def measure(
     points: Callable[[np.ndarray, np.ndarray], np.ndarray],
     theta: np.ndarray,
