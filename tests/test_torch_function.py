@@ -156,3 +156,24 @@ def test_the_callers_inputs_are_untouched():
     gt.check_function(lambda x: (x.sum(0), torch.relu(x)), x)
     assert torch.equal(x.detach(), before) and x.grad is None and x.requires_grad
     assert np.isfinite(before.numpy()).all()
+
+
+def test_labels_that_require_grad_do_not_blind_the_check_of_the_input():
+    """hinge_embedding_loss with labels of ±1 that require grad: a 1 % error in the input's
+    gradient is caught (the noise is measured along each input)."""
+
+    class OnePercent(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, g):
+            return 1.01 * g
+
+    x = randn(4, 5, seed=7).requires_grad_()
+    y = torch.where(randn(4, 5, seed=8) > 0, 1.0, -1.0).double().requires_grad_()
+    hinge = torch.nn.functional.hinge_embedding_loss
+    assert gt.check_function(hinge, x, y).passed
+    report = gt.check_function(lambda x, y: hinge(OnePercent.apply(x), y), x, y)
+    assert report.wrong_tensors == ["inputs[0]"] and report.findings[0].kind == "scale"
