@@ -37,6 +37,7 @@ def crashing_loss(p):
 
 def raising_loss(p):
     start = params()
-    if p["v"][2] != start["v"][2] and np.array_equal(p["W"], start["W"]):  # only v[2] moved
+    others_at_start = np.array_equal(p["W"], start["W"]) and np.array_equal(p["v"][:2], start["v"][:2])
+    if p["v"][2] != start["v"][2] and others_at_start:  # only v[2] moved (one component, not a probe)
         raise RuntimeError("bad v")
     return loss(p)

@@ -18,12 +18,17 @@ DOCS = Path(__file__).parents[1] / "docs" / "architecture.md"
 LAYERS: list[tuple[str, set[str]]] = [
     ("errors and options", {"_errors", "_options", "_version"}),
     ("comparison, stencils and steps", {"_compare", "_stencils", "_steps", "_files"}),
-    ("tree and report model", {"_tree", "_aliasing", "_report", "_report._model", "_report._taylor_model"}),
+    (
+        "tree and report model",
+        {"_tree", "_aliasing", "_complex", "_report", "_report._model", "_report._taylor_model"},
+    ),
     (
         "numerics, evaluation, fits, wording, renderings",
         {
             "_finite_differences",
+            "_discontinuity",
             "_noise",
+            "_noise_map",
             "_directional",
             "_detection",
             "_evaluate",
@@ -75,6 +80,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "_vmap",
             "_modes",
             "torch",
+            "_torch_function",
             "_torch_sequential",
             "_torch_modes",
             "_torch_contracts",

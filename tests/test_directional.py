@@ -9,7 +9,7 @@ from gradcheck._diagnose import explain
 from gradcheck._directional import Line, Lines, evaluate_along, kink
 from gradcheck._evaluate import Evaluator
 from gradcheck._fits import Projections
-from gradcheck._noise import measure_noise
+from gradcheck._noise import measure
 from gradcheck._options import Options
 from gradcheck._tree import flatten
 
@@ -34,7 +34,11 @@ def lines_for(theta, grad, dtype=np.float64):
         grad, layout.tensor_ids(), np.array([np.finfo(np.float64).eps] * len(layout.tensors))
     )
     j0 = cubic(flat)
-    sigma = measure_noise(evaluator.along, flat, j0, np.random.default_rng(0))
+
+    def points(direction, ts):
+        return np.array([evaluator.along(direction, float(t)) for t in ts])
+
+    sigma = measure(points, flat, j0, np.random.default_rng(0)).sigma
     return Lines(evaluator, grad, allowance, sigma=sigma, j0=j0), flat
 
 

@@ -221,10 +221,16 @@ CASES = [
         match="reseed=",
     ),
     # --- params
+    case("params", "an empty dict", square, params={}, grad={}, expect=gc.StructureError, match="no arrays"),
     case(
-        "params", "an empty dict", square, params={}, grad={}, expect=gc.StructureError, match="no components"
+        "params",
+        "an empty array",
+        square,
+        params={"W": np.zeros((0, 3))},
+        grad={"W": np.zeros((0, 3))},
+        expect="passes",
+        match="nothing was checked",
     ),
-    case("params", "an empty array", square, params={"W": np.zeros((0, 3))}, expect=gc.StructureError),
     case(
         "params",
         "an integer array",
@@ -242,7 +248,31 @@ CASES = [
         expect=gc.StructureError,
         match="dtype object",
     ),
-    case("params", "a complex array", square, params={"W": W + 1j}, expect=gc.StructureError, match="real"),
+    case(
+        "params",
+        "a complex array (checked as W.real and W.imag)",
+        lambda p: float(np.sum(np.abs(p["W"]) ** 2)),
+        params={"W": W + 1j},
+        grad={"W": 2 * (W + 1j)},
+        expect="passes",
+    ),
+    case(
+        "params",
+        "a complex array with its gradient's conjugate (JAX's convention)",
+        lambda p: float(np.sum(np.abs(p["W"]) ** 2)),
+        params={"W": W + 1j},
+        grad={"W": 2 * (W - 1j)},
+        expect="fails",
+        match=r"WRONG in W\.imag",
+    ),
+    case(
+        "params",
+        "an array holding -inf where the loss stays finite (a mask)",
+        lambda p: float(np.sum(np.exp(p["W"]))),
+        params={"W": np.where(W == W[1, 1], -np.inf, W)},
+        grad={"W": np.exp(np.where(W == W[1, 1], -np.inf, W))},
+        expect="passes",
+    ),
     case("params", "the Python int 3", square, params={"W": 3}, expect=gc.StructureError, match="write 3.0"),
     case("params", "a string", square, params={"W": "W1"}, expect=gc.StructureError, match="string"),
     case(

@@ -120,7 +120,9 @@ def test_batched_loss_that_computes_another_function_is_refused():
 def test_batched_non_finite_names_the_component():
     def nan_for_v1(rows):
         out = _losses.batched_loss(rows)
-        out[rows[:, 16] != _losses.params()["v"][1]] = np.nan
+        v = _losses.params()["v"]
+        only_v1 = (rows[:, 16] != v[1]) & (rows[:, 15] == v[0]) & (rows[:, 17] == v[2])  # not a probe
+        out[only_v1] = np.nan
         return out
 
     with pytest.raises(gc.NonFiniteError, match=r"batched_loss gave nan when v\[1\] is set to"):

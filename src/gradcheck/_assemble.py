@@ -33,7 +33,7 @@ def report(
         seed=probe.options.seed,
         dtype=str(max((t.dtype for t in layout.tensors), key=lambda d: np.finfo(d).bits)),
         loss_value=probe.loss_value,
-        noise=probe.noise,
+        noise=probe.noise_map.reported(),
         evaluations=probe.evaluator.count,
         seconds=time.perf_counter() - start,
         strategy_reason=outcome.reason,

@@ -78,7 +78,7 @@ def screen(probe: Probe, gradient: Gradient, *, patterns: int = PATTERNS, locali
     rng = np.random.default_rng((probe.options.seed, SIGN_STREAM))
     n = probe.theta.size
     lines = Lines(probe.evaluator, gradient.values, gradient.allowance, probe.noise, probe.loss_value)
-    active = np.arange(n)
+    active = probe.checkable
     rule = lines.pilot(active, signs(rng, n))
     screening = Screening(rule=rule, screen=[], first_screen=[], active=active)
     localiser = Localiser(probe, gradient, lines, screening, rng)

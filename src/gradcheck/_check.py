@@ -112,7 +112,9 @@ def check(
     choice = choose_for(probe, start)
     gradient = probe.gradient(grad)
     outcome = examine(probe, gradient, choice)
-    findings = _diagnose.findings(outcome, probe.layout, probe.pattern, probe.relative_noise)
+    findings = _diagnose.findings(
+        outcome, probe.layout, probe.pattern, probe.relative_noise, probe.noise_map.along_tensors()
+    )
     return _assemble.report(probe, gradient, outcome, findings, start)
 
 

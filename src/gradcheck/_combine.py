@@ -64,7 +64,9 @@ def merge(parts: Sequence[tuple[str, Report]], notes: Sequence[Finding] = ()) ->
     offset = 0
     for prefix, report in parts:
         rows += _rows(prefix, report)
-        findings += _findings(prefix, report)
+        # What the parts share (an input's unchecked entries, the loss's noise) is said once.
+        said = {(f.kind, f.message) for f in findings}
+        findings += [f for f in _findings(prefix, report) if (f.kind, f.message) not in said]
         for t in report.layout.tensors:
             name = _renamed(prefix, t.name)
             tensors.append(Tensor((name,), name, t.shape, t.dtype, offset + t.offset))

@@ -67,8 +67,8 @@ def analytic_allowance(analytic: np.ndarray, tensor_ids: np.ndarray, eps: np.nda
     """
     finite = np.isfinite(analytic)  # a NaN entry is flagged on its own, not its tensor
     squares = np.where(finite, analytic, 0.0) ** 2
-    sums = np.bincount(tensor_ids, weights=squares, minlength=eps.size)
-    counts = np.bincount(tensor_ids, weights=finite, minlength=eps.size)
+    sums = np.bincount(tensor_ids, weights=squares, minlength=eps.size).astype(np.float64)
+    counts = np.bincount(tensor_ids, weights=finite, minlength=eps.size).astype(np.float64)
     rms = np.sqrt(np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0))
     return eps[tensor_ids] * np.maximum(np.abs(analytic), rms[tensor_ids])
 

@@ -8,8 +8,9 @@ activation derivative; when none does,
 ``zero_gradient``, ``zero_second_derivative`` (an HVP) or ``zero_derivative`` (a JVP). The evidence may
 be components checked one by one or directional tests (certify), and the precedence and words
 are the same for both. A tensor without wrong components gets no bug finding, so a correct
-gradient gets none. Then come what the check left out or could not see: kinks, precision,
-coverage.
+gradient gets none. The imaginary part of a complex parameter with the wrong sign while its
+real part is right is one ``conjugate`` finding. Then come what the check left out or could not
+see: kinks, precision, coverage.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Optional
 import numpy as np
 
 from . import _plan, _wording
+from ._complex import complex_base
 from ._fits import (
     MIN_PROJECTIONS,
     Projections,
@@ -35,14 +37,15 @@ from ._fits import (
     scale,
     transposed_axes,
 )
+from ._noise import NOISY_LOSS, AlongTensors
 from ._outcome import Outcome, projections
 from ._report._model import Finding
 from ._tree import Layout
 
-# float32 arithmetic leaves a loss noisy at ≥ 1e-8 of its value (ε₃₂ ≈ 1.2e-7, averaged by
-# sums); float64 at ~1e-16 (ε₆₄), 1e-12 at worst after heavy cancellation. 1e-10 sits between
-# them with two orders of margin each way, so only precision that really limits the check is told.
-NOISY_LOSS = 1e-10
+# Round-off differs between directions with the magnitudes the arithmetic passes through, by a few
+# orders at most; a loss a thousand times noisier along one tensor than along the quietest jumps
+# there, or computes that tensor's part coarsely (in float32 in a float64 loss).
+NOISIER = 1e3
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,7 @@ def findings(
     layout: Layout,
     theta: np.ndarray,
     relative_noise: float,
+    along: Optional[AlongTensors] = None,
     *,
     subject: str = "gradient",
     diagonal: Optional[np.ndarray] = None,
@@ -142,10 +146,12 @@ def findings(
 ) -> list[Finding]:
     """Every finding of a check: bug findings by tensor, then what the check could not see.
 
-    ``theta`` is the pattern of a missing term (the probe's ``pattern``); ``subject`` says what
-    was checked (`Projections.subject`); ``diagonal`` holds an HVP's measured diagonal pattern
-    (NaN where not measured) and ``outputs`` a JVP's output value at each component.
+    ``theta`` is the pattern of a missing term (the probe's ``pattern``); ``along`` holds the
+    noise along single tensors, when it was measured (full checks); ``subject`` says what was
+    checked (`Projections.subject`); ``diagonal`` holds an HVP's measured diagonal pattern (NaN
+    where not measured) and ``outputs`` a JVP's output value at each component.
     """
+    along = along or AlongTensors()
     found: list[Finding] = []
     evidence = outcome.evidence
     ids = layout.tensor_ids()[evidence.components]
@@ -179,15 +185,64 @@ def findings(
                     abs(worst.residual) / worst.error,
                 )
             )
+    found = _conjugates(found)
     found += _unresolved(outcome, layout)
-    found += _wording.kinks(layout, evidence.components, evidence.kink)
+    found += _wording.kinks(layout, evidence.components, evidence.kink & ~evidence.jump)
+    found += _discontinuities(outcome, layout, along)
+    found += _unchecked(layout, theta)
     if outcome.kink_tests:
         found.append(_wording.directional_kinks(outcome.kink_tests))
-    if relative_noise > NOISY_LOSS:
+    checked = set(np.unique(ids).tolist())
+    all_stairs = bool(checked) and checked <= set(along.staircases)  # their σ is the stairs, no round-off
+    if relative_noise > NOISY_LOSS and not all_stairs:
         found.append(_wording.precision(relative_noise, outcome.detection_limit))
-    if not outcome.located:
+    for k, noise in along.relative.items():
+        if noise > max(NOISY_LOSS, NOISIER * relative_noise) and k not in along.staircases:
+            found.append(_wording.noisier(layout.tensors[k].name, noise, relative_noise))
+    if outcome.sampled:
         found += _plan.coverage_finding(layout, evidence.components)
     return found
+
+
+def _discontinuities(outcome: Outcome, layout: Layout, along: AlongTensors) -> list[Finding]:
+    """Components left out because the loss jumps: along a staircase, or once inside the step."""
+    evidence = outcome.evidence
+    ids = layout.tensor_ids()[evidence.components]
+    found = []
+    for k, tensor in enumerate(layout.tensors):
+        mine = evidence.where((ids == k) & evidence.jump)
+        if not mine.components.size:
+            continue
+        if k in along.staircases:
+            rise = float(np.max(np.abs(mine.numerical)))
+            found.append(_wording.staircase(tensor.name, mine.components.size, along.staircases[k], rise))
+        else:
+            names = tuple(tensor.component_name(int(i) - tensor.offset) for i in mine.components)
+            found.append(_wording.jumps(tensor.name, names))
+    return found
+
+
+def _unchecked(layout: Layout, theta: np.ndarray) -> list[Finding]:
+    """Tensors with entries no check could perturb: non-finite ones, or no entries at all."""
+    found = []
+    for tensor in layout.tensors:
+        values = theta[tensor.slice]
+        bad = np.flatnonzero(~np.isfinite(values))
+        if tensor.size == 0 or bad.size:
+            found.append(_wording.unchecked(tensor.name, tensor.shape, bad, values[bad]))
+    return found
+
+
+def _conjugates(found: list[Finding]) -> list[Finding]:
+    """A complex parameter whose imaginary part has the wrong sign and whose real part is right:
+    its gradient is the conjugate of the right one (one ``conjugate`` finding)."""
+    wrong = {f.tensor for f in found}
+    return [
+        _wording.conjugate(f, base)
+        if f.kind == "sign" and (base := complex_base(f.tensor or "")) and f"{base}.real" not in wrong
+        else f
+        for f in found
+    ]
 
 
 def _unresolved(outcome: Outcome, layout: Layout) -> list[Finding]:

@@ -16,6 +16,7 @@ from typing import Optional
 import numpy as np
 
 from ._compare import SAFETY
+from ._discontinuity import one_jump
 from ._evaluate import Evaluator
 from ._stencils import COMPLEX_STEP, FLOAT64_EPS, STENCILS
 from ._tree import round_to_dtypes
@@ -47,6 +48,7 @@ class Estimates:
     kink: np.ndarray
     refined: np.ndarray
     steps: np.ndarray
+    jump: np.ndarray  # the loss jumps inside the step and the slope beside the jump is the analytic one
 
     @property
     def error_estimate(self) -> np.ndarray:
@@ -225,6 +227,19 @@ def _kink_evidence(points: _Points, i: int, h: float, sigma: float) -> float:
     return evidence
 
 
+def _beside_jump(points: _Points, i: int, h: float, sigma: float) -> Optional[tuple[np.ndarray, np.ndarray]]:
+    """(slope, its error) of the loss at θᵢ beside a jump inside [θᵢ − h, θᵢ + h], if one explains
+    the five values there (`_discontinuity.one_jump`); offsets as really taken."""
+    read = {c: points.get(i, c, h) for c in KINK_OFFSETS}
+    order = (-1.0, -0.5, 0.0, 0.5, 1.0)
+    offsets = np.array([read[c][1] if c else 0.0 for c in order])
+    values = np.array([read[c][0] if c else points.j0 for c in order])
+    found = one_jump(offsets, values, sigma)
+    if found is None:
+        return None
+    return np.array([found.slope]), np.array([found.slope_error])
+
+
 def _one_sided(points: _Points, i: int, h: float, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """J's right and left derivatives at θᵢ (slopes over h/2) and their estimated errors.
 
@@ -238,7 +253,7 @@ def _one_sided(points: _Points, i: int, h: float, sigma: float) -> tuple[np.ndar
     return slopes, np.abs(coarse - slopes) + noise
 
 
-def _roundoff(method: str, sigma: float, h: np.ndarray) -> np.ndarray:
+def _roundoff(method: str, sigma: np.ndarray, h: np.ndarray) -> np.ndarray:
     if method == "richardson":
         # The last level is a central difference at h/4 (noise gain 4/h), amplified by the
         # extrapolation weights (16/15)·(4/3) ≈ 1.42.
@@ -256,7 +271,7 @@ def _complex_step(evaluator: Evaluator, components: np.ndarray, j0: float) -> Es
     # handful of operations that produce Im J, with no cancellation to amplify it.
     roundoff = 4 * FLOAT64_EPS * (np.abs(numerical) + abs(j0) / np.maximum(np.abs(theta), 1.0))
     none = np.zeros(components.size, dtype=bool)
-    return Estimates(components, numerical, roundoff, np.zeros(components.size), none, none, h)
+    return Estimates(components, numerical, roundoff, np.zeros(components.size), none, none, h, none)
 
 
 def estimate(
@@ -266,18 +281,22 @@ def estimate(
     method: str,
     steps: np.ndarray,
     nominal: bool,
-    sigma: float,
+    sigma: np.ndarray,
     j0: float,
     is_suspicious: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
 ) -> Estimates:
     """Numerical derivatives of ``components`` with round-off and truncation estimates.
+
+    ``steps`` and ``sigma`` (the loss's noise along each component's tensor) are aligned with
+    ``components``.
 
     ``is_suspicious(components, numerical, error_estimate)`` says which components disagree with
     the analytic gradient beyond the pass-1 estimate; only those are refined at h/2.
     """
     if method == "complex":
         return _complex_step(evaluator, components, j0)
-    h_all = steps[components]
+    h_all = np.asarray(steps, dtype=np.float64)
+    sigma = np.broadcast_to(np.asarray(sigma, dtype=np.float64), components.shape)
     points = _Points(evaluator, j0, nominal)
     for i, h in zip(components.tolist(), h_all.tolist(), strict=True):
         for c, s in _offsets(method, h):
@@ -291,6 +310,7 @@ def estimate(
     roundoff = _roundoff(method, sigma, h_all)
     kink = np.zeros(components.size, dtype=bool)
     refined = np.zeros(components.size, dtype=bool)
+    jump = np.zeros(components.size, dtype=bool)
 
     known = truncation if method == "richardson" else 0.0
     suspicious = np.flatnonzero(is_suspicious(components, numerical, roundoff + known))
@@ -308,10 +328,15 @@ def estimate(
     order = STENCILS[method].order
     for k in suspicious.tolist():
         i, h = int(components[k]), float(h_all[k])
-        evidence = _kink_evidence(points, i, h * kink_step, sigma)
+        beside = _beside_jump(points, i, h * kink_step, float(sigma[k]))
+        if beside is not None:  # judged by the slope beside the jump: a discontinuity, or wrong
+            jump[k] = not is_suspicious(np.array([i]), *beside)[0]
+            numerical[k], roundoff[k], truncation[k], refined[k] = beside[0][0], beside[1][0], 0.0, True
+            continue
+        evidence = _kink_evidence(points, i, h * kink_step, float(sigma[k]))
         kink[k] = evidence >= 2.0
         if 1.0 <= evidence < 2.0:  # weak evidence: a kink if the analytic value is a one-sided slope
-            slopes, errors = _one_sided(points, i, h * kink_step, sigma)
+            slopes, errors = _one_sided(points, i, h * kink_step, float(sigma[k]))
             kink[k] = not np.all(is_suspicious(np.array([i, i]), slopes, errors))
         if method == "richardson":
             continue
@@ -324,4 +349,4 @@ def estimate(
             numerical[k] = half_value
             roundoff[k] *= 2
         refined[k] = True
-    return Estimates(components, numerical, roundoff, truncation, kink, refined, h_all)
+    return Estimates(components, numerical, roundoff, truncation, kink, refined, h_all, jump)

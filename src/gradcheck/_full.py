@@ -27,10 +27,11 @@ def run(probe: Probe, gradient: Gradient, choice: Choice, sample: Optional[np.nd
     method, eps = options.method, options.eps
     if sample is None:
         sample = _plan.select(probe.layout, options.components, options.seed, gradient.values)
+    sampled = sample.size < probe.layout.size
+    sample = sample[probe.finite[sample]]  # a non-finite entry has no derivative to check
     evidence, found = probe.compare(gradient, sample, method, eps)
     seen = np.where(evidence.flagged, 0.0, np.abs(evidence.analytic - evidence.numerical))
     bug_tolerance = sure_error(method, eps != "auto", found, evidence.tolerance, seen) / SAFETY
-    sampled = sample.size < probe.layout.size
     return Outcome(
         strategy="sample" if sampled else "full",
         reason=f"components={options.components} asked for"
@@ -40,6 +41,7 @@ def run(probe: Probe, gradient: Gradient, choice: Choice, sample: Optional[np.nd
         difference=relative_difference(evidence.analytic, evidence.numerical),
         evidence=evidence,
         tensors=_verdicts(probe, evidence, bug_tolerance),
+        sampled=sampled,
         method=method,
         eps=eps,
     )

@@ -287,9 +287,11 @@ def _blocks(
             shape = tensor_out.shape + (tensor_in.shape if strategy == "full" else (count,))
             name = f"∂{tensor_out.name}/∂{_input_name(tensor_in)}" + ("·v" if strategy != "full" else "")
             tensors.append(Tensor((name,), name, shape, np.dtype(np.float64), offset))
+            columns = {field: _column(results, field, tensor_out) for field in FIELDS}
             part = Evidence(
                 components=offset + np.arange(tensor_out.size * width),
-                **{field: _column(results, field, tensor_out) for field in FIELDS},
+                jump=np.zeros_like(columns["kink"]),  # a JVP's kinks are told apart from jumps nowhere
+                **columns,
             )
             sure = _column([_tangents.sure_error(r) for r in results], None, tensor_out)
             parts.append(part)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 
@@ -39,10 +41,14 @@ WIDENINGS = 3
 SUPPORT = 64
 
 
-def noise_direction(theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A sparse random ±max(|θᵢ|, 1)·SPACING direction on up to SUPPORT components."""
+def noise_direction(
+    theta: np.ndarray, rng: np.random.Generator, candidates: Optional[np.ndarray] = None
+) -> np.ndarray:
+    """A sparse random ±max(|θᵢ|, 1)·SPACING direction on up to SUPPORT components (of
+    ``candidates``, flat indices into θ, when given)."""
     direction = np.zeros_like(theta)
-    chosen = rng.choice(theta.size, size=min(SUPPORT, theta.size), replace=False)
+    pool = np.arange(theta.size) if candidates is None else candidates
+    chosen = pool[rng.choice(pool.size, size=min(SUPPORT, pool.size), replace=False)]
     signs = rng.choice([-1.0, 1.0], size=chosen.size)
     direction[chosen] = signs * np.maximum(np.abs(theta[chosen]), 1.0) * SPACING
     return direction
@@ -62,34 +68,102 @@ def estimate_noise_columns(values: np.ndarray) -> np.ndarray:
     return np.median(np.array(estimates), axis=0)
 
 
-def measure_noise(
-    along: Callable[[np.ndarray, float], float],
+# float32 arithmetic leaves a loss noisy at ≥ 1e-8 of its value (ε₃₂ ≈ 1.2e-7, averaged by
+# sums); float64 at ~1e-16 (ε₆₄), 1e-12 at worst after heavy cancellation. 1e-10 sits between
+# them with two orders of margin each way, so only precision that really limits the check is told.
+NOISY_LOSS = 1e-10
+# Sixteen differences of a float64 loss all fall on a grid 2^10 times coarser than float64's spacing
+# at J with probability 2^-160: values on such a grid were rounded to a coarser format (float32).
+COARSE_GRID = 2.0**10
+
+
+@dataclass(frozen=True)
+class Noise:
+    """The loss's noise σ along one direction, and the jumps it moved in when it had to be widened."""
+
+    sigma: float
+    # When the finest spacing left most values equal (the loss moves in jumps there: rounding,
+    # or a step function), the typical move where it first moved; 0 when it resolved at once.
+    jump: float = 0.0
+    # The values lie on a grid far coarser than float64's (`value_grid`): J was rounded to a
+    # coarser format, so its repeats and jumps are rounding, not a step function.
+    rounded: bool = False
+
+
+def value_grid(values: np.ndarray) -> float:
+    """The coarsest power of two that every difference between ``values`` is a multiple of (0: all equal).
+
+    Example:
+        >>> value_grid(np.array([1.0, 1.25, 1.75]))
+        0.25
+    """
+    differences = np.abs(values - values[0])  # exact for values within a factor 2 (Sterbenz)
+    differences = differences[differences > 0]
+    if not differences.size:
+        return 0.0
+    mantissa, exponent = np.frexp(differences)
+    integer = (mantissa * 2.0**53).astype(np.int64)  # difference = integer · 2^(exponent − 53)
+    lowest = integer & -integer  # its lowest set bit
+    return float(np.min(np.ldexp(lowest.astype(np.float64), exponent - 53)))
+
+
+@dataclass(frozen=True)
+class AlongTensors:
+    """What the noise probes along single tensors found: each one's σ/|J|, and the tensors along
+    which the loss is a staircase (`_discontinuity.piecewise_constant`) with their jumps."""
+
+    relative: dict[int, float] = field(default_factory=dict)
+    staircases: dict[int, float] = field(default_factory=dict)
+
+
+def measure(
+    points: Callable[[np.ndarray, np.ndarray], np.ndarray],
     theta: np.ndarray,
     j0: float,
     rng: np.random.Generator,
-) -> float:
+    candidates: Optional[np.ndarray] = None,
+) -> Noise:
     """The loss's noise σ at θ, never below float64's own rounding of J (ε·|J|/2).
+
+    ``points(direction, ts)`` evaluates J(θ + t·direction) for each t (all at once, through a
+    batched or parallel backend if there is one). Measured along a direction through
+    ``candidates`` (flat indices into θ; default all): one tensor's components give the noise
+    along that tensor, which a discontinuous other input (labels of ±1, a mask) cannot spoil.
 
     When fewer than half of the values differ, the spacing is below the loss's resolution (a
     float32 loss near a minimum, or with a large constant part, returns the same value again and
     again) and the differences would read σ = 0; as in Moré & Wild's ECnoise, the spacing grows
     until the values resolve. The smallest step q between the values seen then bounds σ from
     below by q/√12, the noise of rounding to a grid of q (values at a lucky, exactly
-    representable set of points must not read as noise-free).
+    representable set of points must not read as noise-free); so does a coarse grid that every
+    value lies on (`value_grid`).
     """
-    direction = noise_direction(theta, rng)
+    direction = noise_direction(theta, rng, candidates)
+    rounding = 0.5 * FLOAT64_EPS * abs(j0)
+    if not direction.any():  # nothing to move (no finite entries): J's own rounding is all there is
+        return Noise(rounding)
     middle = POINTS // 2
-    quantum = math.inf
+    quantum, jump = math.inf, math.inf
+    seen = [np.array([j0])]
     for widening in range(WIDENINGS + 1):
-        wide = direction * WIDEN**widening
-        values = np.array([j0 if k == middle else along(wide, float(k - middle)) for k in range(POINTS)])
+        offsets = np.arange(POINTS, dtype=np.float64) - middle
+        values = np.insert(points(direction * WIDEN**widening, np.delete(offsets, middle)), middle, j0)
+        seen.append(values)
         distinct = np.unique(values)
         if distinct.size > 1:
             quantum = min(quantum, float(np.diff(distinct).min()))
+            if not math.isfinite(jump):  # the first moves of a loss that mostly repeats
+                steps = np.abs(np.diff(values))
+                jump = float(np.median(steps[steps > 0]))
         if distinct.size > POINTS // 2:
             break
     floor = quantum / math.sqrt(12) if widening and math.isfinite(quantum) else 0.0
-    return max(estimate_noise(values), floor, 0.5 * FLOAT64_EPS * abs(j0))
+    # Values on a coarse grid g (float32 arithmetic) carry its rounding noise g/√12 even when a
+    # smooth J happens to cross the grid lines evenly and the differences read 0.
+    grid = value_grid(np.concatenate(seen))
+    rounded = grid > COARSE_GRID * float(np.spacing(abs(j0)))
+    floor = max(floor, grid / math.sqrt(12) if rounded else 0.0)
+    return Noise(max(estimate_noise(values), floor, rounding), jump if widening else 0.0, rounded)
 
 
 def measure_output_noise(
@@ -98,7 +172,7 @@ def measure_output_noise(
     y0: np.ndarray,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """`measure_noise` for a function with many outputs: one σ per output entry, same points.
+    """`measure` for a function with many outputs: one σ per output entry, same points.
 
     ``along(direction, t)`` returns the flat outputs at θ + t·direction. Each output is read at
     the first spacing that resolves it (more than half of its values distinct), with the same

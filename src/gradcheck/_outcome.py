@@ -29,7 +29,8 @@ class Evidence:
     numerical: np.ndarray
     tolerance: np.ndarray  # estimated error of the comparison: numerical error + analytic rounding
     flagged: np.ndarray
-    kink: np.ndarray
+    kink: np.ndarray  # left out of the verdict: a kink or a jump within the step
+    jump: np.ndarray  # ... because the loss jumps there (a discontinuity)
 
     @staticmethod
     def join(parts: Sequence[Evidence]) -> Evidence:
@@ -37,7 +38,7 @@ class Evidence:
         if not parts:
             empty = np.zeros(0)
             none = np.zeros(0, dtype=bool)
-            return Evidence(np.zeros(0, dtype=np.int64), empty, empty, empty, none, none)
+            return Evidence(np.zeros(0, dtype=np.int64), empty, empty, empty, none, none, none)
         joined = {
             name: np.concatenate([getattr(p, name) for p in parts]) for name in Evidence.__dataclass_fields__
         }
@@ -78,6 +79,7 @@ class Outcome:
     # The per-component evidence holds entries a search located (certify), not a fair view of
     # their tensors (every entry, or a random sample): no tensor-wide claim can rest on it.
     located: bool = False
+    sampled: bool = False  # only a sample of the components was checked (what coverage tells)
     method: str = "central"
     eps: object = "auto"
 

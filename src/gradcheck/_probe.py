@@ -1,10 +1,12 @@
 """Everything a strategy needs before it spends evaluations: θ, the evaluator, J(θ), its noise.
 
 `Probe` flattens the params, proves the loss deterministic and side-effect free (two
-evaluations at θ), measures the loss's round-off noise σ, and owns the steps. `Gradient` is the
-analytic side: the user's gradient matched to the params, with the rounding it carries.
-`compare` is the per-component check every strategy uses: numerical derivatives of some
-components, each judged against its own error estimate.
+evaluations at θ), measures the loss's round-off noise σ (`NoiseMap`: along θ, along a tensor,
+below a staircase's stairs), and owns the steps. Non-finite entries of θ are never perturbed:
+their derivative is undefined, and they are reported as unchecked. `Gradient` is the analytic side:
+the user's gradient matched to the params, with the rounding it carries. `compare` is the
+per-component check every strategy uses: numerical derivatives of some components, each judged
+against its own error estimate.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from typing import Any, Union
 import numpy as np
 
 from ._compare import analytic_allowance, flag
+from ._errors import ComplexStepError, NonFiniteError, StructureError
 from ._evaluate import Evaluator, Loss, Progress, backend_for
 from ._finite_differences import Estimates, estimate
-from ._noise import measure_noise
+from ._noise_map import NoiseMap
 from ._options import Eps, Options
 from ._outcome import Evidence
 from ._steps import component_steps
@@ -46,7 +49,13 @@ class Probe:
         # own direction u for a Hessian-vector product (the λu of a λI).
         self.pattern = self.theta
         self.options = options
-        self._steps: dict[tuple[str, Eps], np.ndarray] = {}
+        if options.method == "complex" and any(t.part for t in self.layout.tensors):
+            complex_name = next(t.name for t in self.layout.tensors if t.part)
+            raise ComplexStepError(
+                f"method='complex' perturbs the params by an imaginary step, but {complex_name} is "
+                f"already a part of a complex parameter; use method='central'"
+            )
+        self.finite = np.isfinite(self.theta)
         self.evaluator = Evaluator(
             loss,
             self.layout,
@@ -55,14 +64,34 @@ class Probe:
             backend=backend_for(options),
             progress=Progress(enabled=options.progress),
         )
-        self.loss_value = self.evaluator.probe()
-        self.noise = measure_noise(
-            self.evaluator.along, self.theta, self.loss_value, np.random.default_rng(options.seed)
-        )
+        self.loss_value = self._loss_at_theta()
+        self.noise_map = NoiseMap(self.evaluator, self.loss_value, self.finite, self.spacing, options.seed)
+        self.noise = self.noise_map.along_theta.sigma  # what certify's directional tests use
+
+    def _loss_at_theta(self) -> float:
+        """J(θ), probed; a non-finite J with non-finite params blames the params."""
+        try:
+            return self.evaluator.probe()
+        except NonFiniteError:
+            bad = np.flatnonzero(~self.finite)
+            if not bad.size:
+                raise
+            first = int(bad[0])
+            raise StructureError(
+                f"{self.layout.component_name(first)} is {self.theta[first]} ({bad.size} "
+                f"{'entry' if bad.size == 1 else 'entries'} of params not finite) and so is the loss; "
+                f"a gradient check needs a finite loss: look at how the params were initialised or trained"
+            ) from None
+
+    @property
+    def checkable(self) -> np.ndarray:
+        """Flat indices of the components a check may perturb: the finite ones."""
+        return np.flatnonzero(self.finite)
 
     @property
     def relative_noise(self) -> float:
-        return self.noise / abs(self.loss_value) if self.loss_value else 0.0
+        """The loss's noise as the report states it (`NoiseMap.reported`), relative to |J(θ)|."""
+        return self.noise_map.reported() / abs(self.loss_value) if self.loss_value else 0.0
 
     @functools.cached_property
     def spacing(self) -> np.ndarray:
@@ -70,12 +99,10 @@ class Probe:
         gaps = [np.spacing(np.abs(self.theta[t.slice]).astype(t.dtype)) for t in self.layout.tensors]
         return np.concatenate(gaps).astype(np.float64)
 
-    def steps(self, method: str, eps: Eps) -> np.ndarray:
-        """Each component's step for ``method`` (computed once per method and eps)."""
-        key = (method, eps)
-        if key not in self._steps:
-            self._steps[key] = component_steps(self.theta, self.spacing, method, eps, self.relative_noise)
-        return self._steps[key]
+    def steps(self, method: str, eps: Eps, components: np.ndarray) -> np.ndarray:
+        """The step of each of ``components`` for ``method``, from the noise along its tensor."""
+        relative = self.noise_map.components(components) / abs(self.loss_value) if self.loss_value else 0.0
+        return component_steps(self.theta[components], self.spacing[components], method, eps, relative)
 
     def gradient(self, grad: Grad) -> Gradient:
         """The analytic gradient (``grad`` or ``grad(params)``) matched to the params."""
@@ -110,9 +137,9 @@ class Probe:
             evaluator,
             components,
             method=method,
-            steps=self.steps(method, eps),
+            steps=self.steps(method, eps, components),
             nominal=eps != "auto",
-            sigma=self.noise,
+            sigma=self.noise_map.components(components),
             j0=self.loss_value,
             is_suspicious=is_suspicious,
         )
@@ -132,13 +159,16 @@ class Probe:
 
         found = self.derivatives(components, method, eps, is_suspicious)
         tolerance = found.error_estimate + allowance[components]
-        flagged = flag(analytic[components], found.numerical, tolerance) & ~found.kink
+        zero = np.abs(analytic[components]) <= allowance[components]
+        jump = found.jump | (self.noise_map.on_a_stair(components) & zero)  # a stair's zero cannot be judged
+        left_out = found.kink | jump
         evidence = Evidence(
             components=components,
             analytic=analytic[components],
             numerical=found.numerical,
             tolerance=tolerance,
-            flagged=flagged,
-            kink=found.kink,
+            flagged=flag(analytic[components], found.numerical, tolerance) & ~left_out,
+            kink=left_out,
+            jump=jump,
         )
         return evidence, found

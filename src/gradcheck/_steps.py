@@ -32,18 +32,23 @@ def pow2_floor(x: float) -> float:
     return float(2.0 ** math.floor(math.log2(x)))
 
 
-def auto_steps(theta: np.ndarray, order: int, relative_noise: float) -> np.ndarray:
+def auto_steps(theta: np.ndarray, order: int, relative_noise: Union[float, np.ndarray]) -> np.ndarray:
     """Per-component steps h = ε^(1/(order+1)) · max(|θᵢ|, 1), rounded down to a power of two.
 
-    ``relative_noise`` is the loss's noise relative to |J| (at least float64's epsilon).
+    ``relative_noise`` is the loss's noise relative to |J| (one value, or one per component),
+    taken as at least float64's epsilon.
     """
-    eps = min(max(relative_noise, FLOAT64_EPS), MAX_RELATIVE_NOISE)
+    eps = np.clip(relative_noise, FLOAT64_EPS, MAX_RELATIVE_NOISE)
     raw = eps ** (1.0 / (order + 1)) * np.maximum(np.abs(theta), 1.0)
     return np.exp2(np.floor(np.log2(raw)))
 
 
 def component_steps(
-    theta: np.ndarray, spacing: np.ndarray, method: str, eps: Union[str, float], relative_noise: float
+    theta: np.ndarray,
+    spacing: np.ndarray,
+    method: str,
+    eps: Union[str, float],
+    relative_noise: Union[float, np.ndarray],
 ) -> np.ndarray:
     """Each component's step for ``method``: ``eps`` when fixed, else `auto_steps` but at least
     MIN_STEP_ULPS of the component's own dtype spacing (``spacing``)."""

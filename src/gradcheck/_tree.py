@@ -3,7 +3,8 @@
 A pytree here is an array (or Python/NumPy scalar), or a list, tuple or dict of pytrees;
 None is an empty subtree (as in JAX): a layer without a bias may hold ``"b": None``, and the
 loss gets the None back. The seeds' recipe reshapes every parameter into one long vector θ; `Layout` remembers where
-each tensor sits in θ so that every component keeps a name such as ``W2[3, 1]``.
+each tensor sits in θ so that every component keeps a name such as ``W2[3, 1]``. A complex
+array is two real tensors, ``z.real`` and ``z.imag`` (`_complex`: the gradient convention).
 The caller's arrays are only ever read.
 """
 
@@ -19,6 +20,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ._aliasing import first_overlap
+from ._complex import PARTS, Pair, join, part_names, real_dtype
 from ._errors import StructureError
 
 Path = tuple[Any, ...]
@@ -58,8 +60,8 @@ def leaves(tree: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
         yield path, tree
 
 
-def _as_float_array(leaf: Any, name: str, *, gradient: bool = False) -> np.ndarray:
-    """``leaf`` as a floating-point array (no copy when it already is one)."""
+def _as_float_array(leaf: Any, name: str, *, gradient: bool = False, complex_ok: bool = False) -> np.ndarray:
+    """``leaf`` as a floating-point array, or complex with ``complex_ok`` (no copy when it is one)."""
     if leaf is None:  # only gradients get here: a None parameter is an empty subtree
         raise StructureError(
             f"{name} is None; if the backward pass skips it, return np.zeros_like of the parameter"
@@ -75,7 +77,7 @@ def _as_float_array(leaf: Any, name: str, *, gradient: bool = False) -> np.ndarr
         raise StructureError(
             f"{name} of type {type(leaf).__name__} cannot be read as an array ({error}){hint}"
         ) from error
-    if array.dtype.kind != "f":
+    if array.dtype.kind != "f" and not (complex_ok and array.dtype.kind == "c"):
         raise StructureError(f"{name} {_not_float(leaf, array, gradient)}")
     return array
 
@@ -100,10 +102,7 @@ def _not_float(leaf: Any, array: np.ndarray, gradient: bool) -> str:
             f".astype(float) if it is one, or leave it out of params if it is data (labels, indices)"
         )
     if kind == "c":
-        return (
-            f"is complex ({what}); gradcheck checks real gradients: pass the real and imaginary "
-            f"parts as two float arrays"
-        )
+        return f"is complex ({what}) where a real array is needed; pass its real part (.real)"
     if kind == "O":
         read = f"has {what}" if isinstance(leaf, np.ndarray) else f"is a {type(leaf).__name__} read as {what}"
         return f"{read} (a ragged nested list, or None or non-numbers inside an array); pass a float array"
@@ -125,8 +124,9 @@ class Tensor:
     path: Path
     name: str
     shape: tuple[int, ...]
-    dtype: np.dtype
+    dtype: np.dtype  # of the values in θ: a complex parameter's parts have its real dtype
     offset: int
+    part: Optional[str] = None  # "real" or "imag": one part of the complex parameter at ``path``
 
     @property
     def size(self) -> int:
@@ -146,7 +146,7 @@ class Layout:
     """Where every tensor of a params pytree sits in the flat vector θ."""
 
     tensors: tuple[Tensor, ...]
-    treedef: Any  # the params with every leaf replaced by its Tensor: rebuilds the structure
+    treedef: Any  # the params with every leaf replaced by its Tensor (a Pair of them if complex)
 
     @property
     def size(self) -> int:
@@ -174,14 +174,22 @@ class Layout:
         return ids
 
     def unflatten(self, theta: np.ndarray, dtype: Any = None) -> Any:
-        """Fresh arrays with the structure of params, filled from θ (in each tensor's dtype)."""
+        """Fresh arrays with the structure of params, filled from θ (in each tensor's dtype;
+        complex parameters joined from their parts, in the complex dtype of ``dtype``)."""
         return self.rebuild(
             lambda t: np.array(theta[t.slice].reshape(t.shape), dtype=dtype or t.dtype, copy=True)
         )
 
-    def rebuild(self, make: Callable[[Tensor], Any]) -> Any:
-        """The structure of params with ``make(tensor)`` in place of each tensor."""
-        return tree_map(make, self.treedef)
+    def rebuild(self, make: Callable[[Tensor], Any], join: Callable[[Any, Any], Any] = join) -> Any:
+        """The structure of params with ``make(tensor)`` in place of each tensor, and
+        ``join(make(real), make(imag))`` in place of a complex parameter."""
+
+        def build(leaf: Any) -> Any:
+            if isinstance(leaf, Pair):
+                return join(make(leaf.real), make(leaf.imag))
+            return make(leaf)
+
+        return tree_map(build, self.treedef)
 
 
 def round_to_dtypes(
@@ -223,39 +231,51 @@ def tree_map(fn: Callable[[Any], Any], tree: Any) -> Any:
 def flatten(params: Any) -> tuple[np.ndarray, Layout]:
     """Flatten params into one float64 vector θ and the `Layout` that names its components.
 
+    θ may hold non-finite entries (`Probe` leaves them unperturbed); arrays with no elements
+    are tensors with nothing to check.
+
     Raises:
-        StructureError: a leaf is not a float array or not finite, two leaves share memory,
-            or there is nothing to check.
+        StructureError: a leaf is not a float or complex array, two leaves share memory, or
+            params hold no array at all.
     """
     tensors: list[Tensor] = []
     arrays: list[np.ndarray] = []
-    offset = 0
-    by_path: dict[Path, Tensor] = {}
+    values: list[np.ndarray] = []  # what θ holds: each real array, or a complex one's two parts
+    by_path: dict[Path, Any] = {}
     for path, leaf in leaves(params):
-        name = path_name(path)
-        array = _as_float_array(leaf, name)
-        tensor = Tensor(path, name, tuple(array.shape), array.dtype, offset)
-        tensors.append(tensor)
+        array = _as_float_array(leaf, path_name(path), complex_ok=True)
+        mine = _tensors(path, array, sum(t.size for t in tensors))
+        tensors += mine
         arrays.append(array)
-        by_path[path] = tensor
-        offset += tensor.size
-    if offset == 0:
+        values += [getattr(array, t.part) if t.part else array for t in mine]
+        by_path[path] = Pair(*mine) if len(mine) == 2 else mine[0]
+    if not arrays:
         raise StructureError(
-            "params hold no components to check (an empty structure or only empty arrays); "
-            "pass the arrays your loss depends on"
+            "params hold no arrays to check (an empty structure); pass the arrays your loss depends on"
         )
-    theta = np.concatenate([a.astype(np.float64).reshape(-1) for a in arrays])
+    theta = np.concatenate([v.astype(np.float64).reshape(-1) for v in values])
     layout = Layout(tuple(tensors), _rebuild_paths(params, by_path))
-    _reject_shared(arrays, tensors)
-    _reject_nonfinite(theta, layout)
+    _reject_shared(arrays, [path_name(path) for path, _ in leaves(params)])
     return theta, layout
 
 
-def _reject_shared(arrays: list[np.ndarray], tensors: list[Tensor]) -> None:
+def _tensors(path: Path, array: np.ndarray, offset: int) -> list[Tensor]:
+    """The tensor of a real array at ``path``; the two (real, imaginary) of a complex one."""
+    name, shape = path_name(path), tuple(array.shape)
+    if array.dtype.kind != "c":
+        return [Tensor(path, name, shape, array.dtype, offset)]
+    dtype, size = real_dtype(array.dtype), array.size
+    return [
+        Tensor(path, part_name, shape, dtype, offset + k * size, part)
+        for k, (part_name, part) in enumerate(zip(part_names(name), PARTS, strict=True))
+    ]
+
+
+def _reject_shared(arrays: list[np.ndarray], names: list[str]) -> None:
     pair = first_overlap(arrays)
     if pair is None:
         return
-    a, b = (tensors[i].name for i in pair)
+    a, b = (names[i] for i in pair)
     same = arrays[pair[0]] is arrays[pair[1]] or (
         arrays[pair[0]].__array_interface__ == arrays[pair[1]].__array_interface__
     )
@@ -268,22 +288,7 @@ def _reject_shared(arrays: list[np.ndarray], tensors: list[Tensor]) -> None:
     )
 
 
-def _reject_nonfinite(theta: np.ndarray, layout: Layout) -> None:
-    bad = np.flatnonzero(~np.isfinite(theta))
-    if bad.size:
-        first = int(bad[0])
-        raise StructureError(
-            f"{layout.component_name(first)} is {theta[first]} ({_entries(bad.size)} of params not "
-            f"finite); a gradient check needs finite params: look at how they were initialised "
-            f"or trained"
-        )
-
-
-def _entries(count: int) -> str:
-    return f"{count} entry" if count == 1 else f"{count} entries"
-
-
-def _rebuild_paths(node: Any, by_path: dict[Path, Tensor], path: Path = ()) -> Any:
+def _rebuild_paths(node: Any, by_path: dict[Path, Any], path: Path = ()) -> Any:
     if node is None:
         return None
     if not _is_container(node):
@@ -312,7 +317,14 @@ def match_gradient(layout: Layout, grad: Any) -> tuple[np.ndarray, tuple[np.dtyp
     names = []
     for tensor in layout.tensors:
         leaf, name = _find(grad, tensor.path, tensor.name, layout)
-        array = _as_float_array(leaf, f"the gradient of {tensor.name}", gradient=True)
+        array = _as_float_array(leaf, f"the gradient of {tensor.name}", gradient=True, complex_ok=True)
+        if tensor.part is not None:  # the gradient of a complex parameter: ∂J/∂x + i·∂J/∂y
+            array, name = getattr(array, tensor.part), f"{name}.{tensor.part}"
+        elif array.dtype.kind == "c":
+            raise StructureError(
+                f"the gradient of {tensor.name} is complex ({array.dtype}) but {tensor.name} is real; "
+                f"the gradient of a real parameter is real: pass its real part (.real)"
+            )
         if array.shape != tensor.shape:
             raise StructureError(
                 f"the gradient of {tensor.name} has shape {array.shape} but {tensor.name} has "

@@ -26,8 +26,10 @@ class VmapLoss:
     def __call__(self, rows: np.ndarray) -> np.ndarray:
         """The loss of each row of a (k, n) stack of flat parameter vectors."""
         rows = np.ascontiguousarray(rows, dtype=np.float64)
-        leaves = {
-            name: rows[:, self.offsets[j] : self.offsets[j + 1]].reshape(len(rows), *shape)
+        leaves = {  # contiguous: some kernels refuse strided views (group_norm under vmap)
+            name: np.ascontiguousarray(rows[:, self.offsets[j] : self.offsets[j + 1]]).reshape(
+                len(rows), *shape
+            )
             for j, (name, shape) in enumerate(zip(self.names, self.shapes, strict=True))
         }
         return self.rows(leaves)

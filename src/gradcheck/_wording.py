@@ -68,6 +68,20 @@ def sign(p: Projections, fitted: Scale) -> Finding:
     )
 
 
+def conjugate(sign: Finding, base: str) -> Finding:
+    """The `sign` finding of a complex parameter's imaginary part, when its real part is right."""
+    return Finding(
+        "conjugate",
+        sign.tensor,
+        f"the analytic gradient of {base} is the complex conjugate of the numerical one: {base}.real "
+        f"is right and {sign.tensor} has the wrong sign; a conj() is missing (or one too many) in the "
+        f"backward, or the gradient is in the other convention (gradcheck and gradcheck.torch read "
+        f"∂J/∂Re + i·∂J/∂Im, PyTorch's; gradcheck.jax reads JAX's, its conjugate)",
+        sign.components,
+        sign.value,
+    )
+
+
 def scale(p: Projections, fitted: Scale) -> Finding:
     c = fitted.factor
     cause = likely_cause(abs(c), fitted.error)
@@ -268,9 +282,22 @@ def times(c: float) -> str:
     return f"{c:.3g}×"
 
 
+# float32's unit roundoff 2^-24: one rounding to float32 moves a value by at most this, relative.
+FLOAT32_ROUNDING = 2.0**-24
+
+
 def likely_cause(c: float, error: float) -> str:
-    """What a telling factor usually means (2, 1/2, an integer m or 1/m, √m), or ''."""
+    """What a telling factor usually means (2, 1/2, an integer m or 1/m, √m, float32 rounding), or ''."""
     cause = factor_cause(c, error)
+    deviation = abs(c - 1)
+    # A few float32 roundings (up to 4u) and at least a sixteenth of one: smaller deviations
+    # come from float64 arithmetic, larger ones from a wrong formula.
+    if cause is None and FLOAT32_ROUNDING / 16 <= deviation <= 4 * FLOAT32_ROUNDING:
+        return (
+            f"an error of the size of float32 rounding ({deviation:.1e} relative) in a float64 "
+            f"gradient points to a float32 constant or intermediate (a constant such as 1/6 "
+            f"stored as float32 reads 0.1666666716; torch.tensor(c) without dtype, .float())"
+        )
     if cause is None:
         return ""
     form, n = cause
@@ -346,6 +373,19 @@ def _finding(kind: str, p: Projections, message: str, value: Optional[float]) ->
     return Finding(kind, p.name, message, names, value)
 
 
+def undefined_gradient(output: str, wrong: list[str]) -> Finding:
+    """A function's gradient right for all its outputs together, wrong for one output alone."""
+    return Finding(
+        "undefined_gradient",
+        wrong[0] if len(wrong) == 1 else None,
+        f"the gradient of {', '.join(wrong)} is wrong when only {output} is used (the other "
+        f"outputs' gradients undefined in the backward), while the check over all outputs passes: "
+        f"the backward mishandles an undefined output gradient; it must read it as zeros",
+        (),
+        float(len(wrong)),
+    )
+
+
 # --- what certify and directions=K could not narrow down --------------------------------------
 
 
@@ -415,6 +455,68 @@ def forward_coverage(finding: Finding) -> Finding:
 def not_checked(what: str, reason: str) -> Finding:
     """A mode or order the code does not support: said, not failed."""
     return Finding("not_checked", None, f"{what} was not checked: {reason}", (), None)
+
+
+def unchecked(name: str, shape: tuple[int, ...], bad: np.ndarray, values: np.ndarray) -> Finding:
+    """A tensor with no entries, or with non-finite entries (left unperturbed, out of the verdict)."""
+    total = math.prod(shape)
+    if total == 0:
+        text = f"{name} has no entries (shape {shape}): nothing of it was checked"
+        return Finding("unchecked", name, text, (), 0.0)
+    names = tuple(component_name(name, shape, int(i)) for i in bad[:EXAMPLES])
+    shown = ", ".join(f"{n} = {v}" for n, v in zip(names, values.tolist(), strict=False))
+    rest = f"the other {total - bad.size} are checked" if bad.size < total else "nothing of it was checked"
+    text = (
+        f"{bad.size} of the {total} entries of {name} are not finite ({shown}"
+        f"{', ...' if bad.size > EXAMPLES else ''}): they are left unperturbed and unchecked, since a "
+        f"derivative at ±inf or NaN is undefined; {rest}"
+    )
+    return Finding("unchecked", name, text, names, float(bad.size))
+
+
+def jumps(name: str, components: tuple[str, ...]) -> Finding:
+    """Components where the loss jumps inside the step, and matches the analytic slope beside it."""
+    shown = ", ".join(components[:EXAMPLES]) + (", ..." if len(components) > EXAMPLES else "")
+    return Finding(
+        "discontinuity",
+        name,
+        f"{len(components)} component(s) of {name} sit at a jump of the loss within the "
+        f"finite-difference step (round, floor, sign, a step function, a tie that reorders a "
+        f"sort), e.g. {shown}; beside the jump the loss's slope matches the analytic derivative, "
+        f"and they are left out of the verdict",
+        components[:EXAMPLES],
+        float(len(components)),
+    )
+
+
+def staircase(name: str, count: int, jump: float, rise: float) -> Finding:
+    """A loss that is piecewise constant along a tensor, where the analytic derivative is zero."""
+    return Finding(
+        "discontinuity",
+        name,
+        f"the loss is piecewise constant along {name} at the step's scale (like round, floor or "
+        f"sign): it repeats exactly at the finest spacing and moves in jumps of {jump:.1e}. "
+        f"Between jumps its derivative is 0, as the analytic gradient says, but a finite "
+        f"difference across a jump measures jump/step{f' (up to {rise:.2g} here)' if rise else ''}, "
+        f"not a slope, so nothing could be detected for these {count} components: they are left "
+        f"out of the verdict",
+        (),
+        float(count),
+    )
+
+
+def noisier(name: str, noise: float, quietest: float) -> Finding:
+    """One tensor along which the loss is far noisier than along the others."""
+    return Finding(
+        "precision",
+        name,
+        f"the loss is far noisier along {name} ({noise:.1e} relative to its value) than along "
+        f"the quietest tensor ({quietest:.1e}): it jumps or is computed coarsely there (labels, a "
+        f"mask or indices stored as floats? a float32 branch?); {name} is checked against its own "
+        f"noise, which the other tensors do not share",
+        (),
+        noise,
+    )
 
 
 def directional_kinks(count: int) -> Finding:

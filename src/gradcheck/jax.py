@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import _jax_modes, _options
+from ._complex import part_names, split
 from ._evaluate._batched import CHUNK_BYTES
 from ._report._report import Report
 from ._tree import path_name
@@ -62,10 +63,13 @@ def check(
 
     Args:
         f: a JAX-traceable function of the params pytree returning a scalar loss.
-        params: a pytree (dicts, lists, tuples, registered nodes) of float arrays; components are
-            named by their key paths (``layers[0].W[3, 2]``).
+        params: a pytree (dicts, lists, tuples, registered nodes) of float or complex arrays;
+            components are named by their key paths (``layers[0].W[3, 2]``), a complex leaf's as
+            ``z.real[0]`` and ``z.imag[0]``.
         grad: the gradient to check (same pytree, or a callable ``grad(params)``); by default
             ``jax.grad(f)``, which exercises any ``custom_vjp`` / ``custom_jvp`` rule inside ``f``.
+            For a complex leaf, in JAX's convention ``∂f/∂x − i·∂f/∂y`` (the conjugate of
+            PyTorch's; it is conjugated before the comparison).
         modes: ``"rev"`` (``jax.grad``), ``"fwd"`` (``jax.jvp``) or both; None (default) checks
             every mode f supports against the same finite differences (a ``custom_vjp`` has no
             forward mode: a ``not_checked`` finding says so). Forward-mode rows are ``fwd:<name>``.
@@ -97,19 +101,39 @@ def check(
 
 
 class _FlatLoss:
-    """The params as a flat dict of float64 arrays keyed by path names, and f on that dict."""
+    """The params as a flat dict of float64 arrays keyed by path names, and f on that dict.
+
+    A complex leaf ``z`` is two real entries, ``z.real`` and ``z.imag`` (`_complex`), joined
+    again before f sees it.
+    """
 
     def __init__(self, jax: Any, f: Callable[[Any], Any], params: Any) -> None:
         self.jax, self.f = jax, f
         pairs, self.treedef = jax.tree_util.tree_flatten_with_path(params)
         self.names = [path_name(tuple(_key(k) for k in path)) for path, _ in pairs]
-        self.flat = {
-            name: np.array(leaf, dtype=np.float64) for name, (_, leaf) in zip(self.names, pairs, strict=True)
-        }
+        leaves = [np.asarray(leaf) for _, leaf in pairs]
+        self.complex = {name for name, leaf in zip(self.names, leaves, strict=True) if leaf.dtype.kind == "c"}
+        self.flat: dict[str, np.ndarray] = {}
+        for name, leaf in zip(self.names, leaves, strict=True):
+            self.flat.update(self._parts(name, leaf))
         self.compiled = jax.jit(f)
 
+    def _parts(self, name: str, leaf: np.ndarray) -> dict[str, np.ndarray]:
+        """A leaf as float64 entries of the flat dict: itself, or a complex one's two parts."""
+        if name in self.complex:
+            return dict(
+                zip(part_names(name), (np.asarray(p, dtype=np.float64) for p in split(leaf)), strict=True)
+            )
+        return {name: np.array(leaf, dtype=np.float64)}
+
     def tree(self, flat: dict[str, Any]) -> Any:
-        return self.treedef.unflatten([flat[name] for name in self.names])
+        leaves = [
+            self.jax.lax.complex(*(flat[part] for part in part_names(name)))
+            if name in self.complex
+            else flat[name]
+            for name in self.names
+        ]
+        return self.treedef.unflatten(leaves)
 
     def loss(self, flat: dict[str, np.ndarray]) -> float:
         return float(self.compiled(self.tree(flat)))
@@ -125,8 +149,17 @@ class _FlatLoss:
         )
 
     def _flat(self, tree: Any) -> dict[str, np.ndarray]:
+        """A gradient pytree as the flat dict. JAX's gradient of a real f in a complex z is
+        ∂f/∂x − i·∂f/∂y; its conjugate is the convention gradcheck checks (`_complex`)."""
         leaves = self.jax.tree_util.tree_leaves(tree)
-        return {name: np.asarray(leaf) for name, leaf in zip(self.names, leaves, strict=True)}
+        flat: dict[str, np.ndarray] = {}
+        for name, leaf in zip(self.names, leaves, strict=True):
+            value = np.asarray(leaf)
+            if name in self.complex:
+                flat.update(zip(part_names(name), split(np.conj(value)), strict=True))
+            else:
+                flat[name] = value
+        return flat
 
 
 def _key(entry: Any) -> Any:

@@ -15,16 +15,18 @@ changed ``nn.Linear`` entry costs a rank-one update instead of the layer's matri
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from typing import Any, Optional
 
 import numpy as np
 
-from . import _options, _torch_contracts, _torch_modes
-from ._errors import LossValueError, OptionError
+from . import _options, _torch_contracts, _torch_modes, _wording
+from ._errors import LossRaisedError, LossValueError, OptionError
 from ._evaluate._batched import CHUNK_BYTES
 from ._report._report import Report
+from ._torch_function import Inputs, Outputs, widened
 from ._torch_sequential import SequentialPlan
 from ._tree import Layout, flatten, match_gradient, tree_map
 from ._vmap import VmapLoss
@@ -105,17 +107,41 @@ def check_function(
 ) -> Report:
     """Check the autograd gradient of ``fn(*inputs)`` (e.g. a custom ``torch.autograd.Function``).
 
-    The inputs that require grad are checked (all floating-point tensor inputs if none does),
-    named ``inputs[i]``. A non-scalar output is reduced with a seeded random cotangent v
-    (``sum(v * fn(*inputs))``), which checks the vector-Jacobian product autograd computes.
-    ``modes`` and ``order`` as in `check_module`: by default the backward and, where the
-    Function defines ``jvp``, its forward mode; ``order=2`` its double backward.
+    The input tensors that require grad are checked (all floating-point and complex ones if none
+    does), named ``inputs[i]`` (``inputs[1][0]`` inside a list); inputs may be nested lists,
+    tuples and dicts. Complex tensors are checked as their real and imaginary parts
+    (``inputs[0].real``) with PyTorch's convention, ``x.grad = ∂J/∂Re x + i·∂J/∂Im x``.
+    Non-finite input entries (a -inf mask) are left unperturbed and reported as unchecked.
+
+    The outputs may be any pytree of tensors; the differentiable ones (floating-point or complex,
+    requiring grad) are reduced with a seeded random cotangent v (``Σ v·fn(*inputs)``), which
+    checks the vector-Jacobian product autograd computes; integer or boolean outputs and
+    outputs returned without grad are ignored. With several differentiable outputs, each one is
+    then also checked alone, the others' gradients left undefined (as a loss that uses one output
+    leaves them): a backward that mishandles an undefined output gradient fails that check, and
+    its report comes back with an ``undefined_gradient`` finding.
 
     ``contracts=True`` (default) also checks what a custom op owes its callers, on clones of the
     inputs in their own dtype and device: inputs not mutated, outputs not aliasing inputs
     undeclared, each gradient with its input's dtype, shape and device, no gradient for integer
     or boolean inputs, zero gradients for a zero upstream gradient, a repeatable backward, and
     vmap of the backward equal to a loop where vmap applies (``contract`` findings, failing).
+
+    Args:
+        fn: the function, called as ``fn(*inputs)`` with float64 (complex128) copies.
+        inputs: its arguments; tensors, pytrees of tensors and any other values.
+        modes: as in `check_module`: by default the backward and, where the Function defines
+            ``jvp``, its forward mode.
+        order: as in `check_module`: 2 also checks its double backward.
+        contracts: also check the contracts of a custom op (above).
+        options: any option of `gradcheck.check` (``method``, ``eps``, ``seed``...).
+
+    Returns:
+        A `Report`.
+
+    Raises:
+        OptionError: no input or no output is differentiable, or an input is sparse.
+        NonFiniteError: an output is NaN or infinite at the inputs given.
 
     Example:
         >>> import torch, gradcheck.torch
@@ -125,21 +151,46 @@ def check_function(
     torch = _torch()
     seed = _seed(options)
     modes, order = _options.modes(modes), _options.order(order)
-    tensors = [isinstance(x, torch.Tensor) and x.is_floating_point() for x in inputs]
-    chosen = [i for i, x in enumerate(inputs) if tensors[i] and x.requires_grad] or [
-        i for i, is_float in enumerate(tensors) if is_float
-    ]
-    if not chosen:
-        raise OptionError("check_function needs at least one floating-point tensor input to differentiate")
-    values = tuple(_float64(torch, x) for x in inputs)
+    given = Inputs(torch, inputs)
     with torch.random.fork_rng(devices=[]):
         _reseed(seed)
-        probe = fn(*values)
-        cotangent = _cotangent(torch, probe, seed)
-        loss = _FunctionLoss(fn, values, chosen, cotangent)
-        params = {f"inputs[{i}]": values[i].numpy().copy() for i in chosen}
+        outputs = Outputs(torch, given.probe(fn), seed)
+        params = given.params()
+        loss = _FunctionLoss(fn, given, outputs)
         report = _run(torch, loss, params, seed, options, modes=modes, order=order)
+        if report.passed and len(outputs) > 1:
+            report = _each_output_alone(torch, loss, params, seed, options, report)
         return _torch_contracts.added(torch, report, fn, inputs, seed) if contracts else report
+
+
+def _each_output_alone(
+    torch: Any,
+    loss: _FunctionLoss,
+    params: dict[str, np.ndarray],
+    seed: int,
+    options: dict[str, Any],
+    report: Report,
+) -> Report:
+    """Check each differentiable output alone (the others' gradients undefined): the first
+    check that fails, with an ``undefined_gradient`` finding, or ``report`` when all pass."""
+    checks = [report]
+    for j in range(len(loss.outputs)):
+        alone = _run(torch, dataclasses.replace(loss, only=j), params, seed, options)
+        checks.append(alone)
+        if not alone.passed:
+            finding = _wording.undefined_gradient(loss.outputs.name(j), alone.wrong_gradients)
+            return _counted(dataclasses.replace(alone, findings=(finding, *alone.findings)), checks)
+    return _counted(report, checks)
+
+
+def _counted(report: Report, checks: list[Report]) -> Report:
+    """``report`` with the evaluations and seconds of all ``checks`` it stands for."""
+    total = dataclasses.replace(
+        report.settings,
+        evaluations=sum(r.settings.evaluations for r in checks),
+        seconds=sum(r.settings.seconds for r in checks),
+    )
+    return dataclasses.replace(report, settings=total)
 
 
 def check(
@@ -231,21 +282,7 @@ def _float64_copy(torch: Any, model: Any, eval_mode: bool) -> Any:
 
 
 def _float64(torch: Any, value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        value = value.detach()
-        return value.to(torch.float64) if value.is_floating_point() else value
-    return value
-
-
-def _cotangent(torch: Any, output: Any, seed: int) -> Any:
-    """A seeded standard-normal v per floating output (None for scalars: the loss is the output)."""
-    outputs = output if isinstance(output, (tuple, list)) else (output,)
-    if len(outputs) == 1 and outputs[0].numel() == 1:
-        return None
-    rng = np.random.default_rng(seed)
-    return tuple(
-        torch.from_numpy(rng.normal(size=tuple(o.shape))) if o.is_floating_point() else None for o in outputs
-    )
+    return widened(torch, value) if isinstance(value, torch.Tensor) else value
 
 
 class _Loss:
@@ -269,10 +306,14 @@ class _Loss:
         torch = _torch()
         params = {k: torch.tensor(v, requires_grad=True) for k, v in tree.items()}
         grads = torch.autograd.grad(self.scalar(params), list(params.values()), allow_unused=True)
-        return {
-            k: np.zeros_like(tree[k]) if g is None else g.detach().numpy()
-            for k, g in zip(params, grads, strict=True)
-        }
+        return {k: _gradient_array(g, tree[k]) for k, g in zip(params, grads, strict=True)}
+
+
+def _gradient_array(grad: Any, like: np.ndarray) -> np.ndarray:
+    """An autograd gradient as NumPy: None (unused) and a ZeroTensor (a known zero) read as zeros."""
+    if grad is None or grad._is_zerotensor():
+        return np.zeros_like(like)
+    return grad.detach().resolve_conj().resolve_neg().numpy()
 
 
 class _ModuleLoss(_Loss):
@@ -297,22 +338,32 @@ class _ModuleLoss(_Loss):
         return self.loss_fn(functional_call(self.model, params, self.batch[:-1]), self.batch[-1])
 
 
+@dataclasses.dataclass
 class _FunctionLoss(_Loss):
-    def __init__(
-        self, fn: Callable[..., Any], inputs: tuple[Any, ...], chosen: list[int], cotangent: Any
-    ) -> None:
-        self.fn, self.inputs, self.chosen, self.cotangent = fn, inputs, chosen, cotangent
-        self.names = [f"inputs[{i}]" for i in chosen]
+    """Σ v·fn(*inputs) over the differentiable outputs (output ``only`` alone), of the checked inputs."""
+
+    fn: Callable[..., Any]
+    inputs: Inputs
+    outputs: Outputs
+    only: Optional[int] = None
 
     def scalar(self, params: dict[str, Any]) -> Any:
-        args = list(self.inputs)
-        for i in self.chosen:  # clones: a forward that writes into its inputs breaks a contract, not θ
-            args[i] = params[f"inputs[{i}]"].clone()
-        output = self.fn(*args)
-        if self.cotangent is None:
-            return output.reshape(())
-        outputs = output if isinstance(output, (tuple, list)) else (output,)
-        return sum((o * v).sum() for o, v in zip(outputs, self.cotangent, strict=True) if v is not None)
+        return self.outputs.loss(self.fn(*self.inputs.args(params)), self.only)
+
+    def gradient(self, tree: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        try:
+            return super().gradient(tree)
+        except Exception as error:  # a backward that fails: say which outputs' gradients it had
+            alone = (
+                f" with only {self.outputs.name(self.only)}'s gradient defined (the other outputs' "
+                f"undefined, as a loss that uses it alone leaves them; a backward must read an "
+                f"undefined gradient as zeros)"
+                if self.only is not None
+                else ""
+            )
+            raise LossRaisedError(
+                f"autograd's backward of fn raised {type(error).__name__}({error}){alone}"
+            ) from error
 
 
 class _TreeLoss(_Loss):
@@ -323,7 +374,7 @@ class _TreeLoss(_Loss):
         self.names = [t.name for t in layout.tensors]
 
     def tree(self, flat: dict[str, Any]) -> Any:
-        return self.layout.rebuild(lambda t: flat[t.name])
+        return self.layout.rebuild(lambda t: flat[t.name], join=_torch().complex)
 
     def scalar(self, params: dict[str, Any]) -> Any:
         value = self.loss(self.tree(params))

@@ -73,7 +73,10 @@ def significance(report: Report) -> np.ndarray:
 def _pool(values: np.ndarray, block: tuple[int, int]) -> np.ndarray:
     """(R·br × C·bc) → (R × C × br·bc): each block's cells along the last axis."""
     rows, columns = values.shape[0] // block[0], values.shape[1] // block[1]
-    return values.reshape(rows, block[0], columns, block[1]).transpose(0, 2, 1, 3).reshape(rows, columns, -1)
+    cells = block[0] * block[1]  # not -1: a tensor with no entries has no size to infer it from
+    return (
+        values.reshape(rows, block[0], columns, block[1]).transpose(0, 2, 1, 3).reshape(rows, columns, cells)
+    )
 
 
 def tensor_grid(report: Report, position: int, ratio: np.ndarray) -> Grid:

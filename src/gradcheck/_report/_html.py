@@ -53,7 +53,10 @@ def _verdict(report: Report) -> str:
     checked = sum(row.checked for row in report.tensors)
     wrong = sum(row.flagged for row in report.tensors)
     what = report.settings.checked[:1].upper() + report.settings.checked[1:]
-    if report.passed:
+    if report.passed and not checked:
+        title = "✔ Nothing was checked"
+        detail = "No entry of the params could be perturbed (see the findings)."
+    elif report.passed:
         title = f"✔ {what} are correct"
         detail = (
             f"All {checked} checked components agree with finite differences within "

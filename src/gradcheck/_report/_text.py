@@ -48,7 +48,9 @@ def sized_console(file: Optional[IO[str]] = None) -> Console:
 
 def _verdict(report: Report) -> Text:
     checked = report.settings.checked
-    if report.passed:
+    if report.passed and not any(row.checked for row in report.tensors):
+        text = Text("✔ nothing was checked: no entry could be perturbed (see findings)", style="bold yellow")
+    elif report.passed:
         text = Text(f"✔ {checked} are correct", style="bold green")
     else:
         wrong = ", ".join(report.wrong_gradients)
