@@ -17,7 +17,7 @@ DOCS = Path(__file__).parents[1] / "docs" / "architecture.md"
 # Lowest first. A module may import from its own layer or any layer below.
 LAYERS: list[tuple[str, set[str]]] = [
     ("errors and options", {"_errors", "_options", "_version"}),
-    ("comparison, stencils and steps", {"_compare", "_stencils", "_steps", "_files"}),
+    ("comparison, stencils and steps", {"_compare", "_stencils", "_steps", "_files", "_precision"}),
     (
         "tree and report model",
         {"_tree", "_aliasing", "_complex", "_report", "_report._model", "_report._taylor_model"},
@@ -30,6 +30,8 @@ LAYERS: list[tuple[str, set[str]]] = [
             "_noise",
             "_noise_map",
             "_directional",
+            "_linefit",
+            "_grid",
             "_detection",
             "_evaluate",
             "_evaluate._evaluator",
@@ -58,9 +60,18 @@ LAYERS: list[tuple[str, set[str]]] = [
     ),
     (
         "probe, plan, diagnosis, outcome",
-        {"_probe", "_plan", "_outcome", "_diagnose", "_assemble", "_combine"},
+        {
+            "_probe",
+            "_plan",
+            "_outcome",
+            "_diagnose",
+            "_assemble",
+            "_combine",
+            "_analytic_noise",
+            "_tolerance",
+        },
     ),
-    ("strategies", {"_strategy", "_full", "_certify", "_localise"}),
+    ("strategies", {"_strategy", "_full", "_certify", "_localise", "_regression", "_reference"}),
     (
         "front doors and adapters",
         {
@@ -84,6 +95,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "_torch_sequential",
             "_torch_modes",
             "_torch_contracts",
+            "_torch_precision",
             "jax",
             "_jax_modes",
         },

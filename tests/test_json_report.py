@@ -46,13 +46,14 @@ def test_schema_1_holds_verdict_settings_tensors_findings_and_components(wrong_r
     }  # fmt: skip
     assert set(data["settings"]) == {
         "method", "eps", "strategy", "seed", "dtype", "loss_value", "noise", "evaluations", "seconds",
-        "strategy_reason", "directions", "miss_probability", "checked",
+        "strategy_reason", "directions", "miss_probability", "checked", "precision", "precision_reason", "rtol",
     }  # fmt: skip
     assert data["tensors"][2] | {"difference": 0, "max_abs_error": 0, "detection_limit": 0, "entry_limit": 0} == {
         "name": "W2", "shape": [3, 5], "difference": 0, "max_abs_error": 0, "worst": "W2[2, 0]",
         "checked": 15, "flagged": 4, "kinks": 0, "detection_limit": 0, "gradient": "dW2",
-        "entry_limit": 0,
+        "entry_limit": 0, "scale_limit": "NaN",
     }  # fmt: skip
+    assert data["settings"]["precision"] == "float64" and data["settings"]["rtol"] == 0
     first = data["components"][0]
     assert set(first) == {
         "index",

@@ -140,3 +140,13 @@ def test_layer_by_layer_sequential_evaluation_matches_the_plain_forward(middle):
     serial = gt.check_module(model, torch.nn.MSELoss(), x, y, batched_loss=None)
     assert layered.passed
     np.testing.assert_allclose(layered.numerical, serial.numerical, rtol=1e-7, atol=1e-10)
+
+
+def test_single_entry_changes_are_evaluated_in_several_chunks(monkeypatch):
+    """The vmap core splits a leaf's single-entry changes into chunks of bounded memory."""
+    import gradcheck.torch as adapter
+
+    monkeypatch.setattr(adapter, "CHUNK_BYTES", 1)  # one change per call
+    x = torch.linspace(-1, 1, 7, dtype=torch.float64).requires_grad_()
+    report = adapter.check_function(torch.sin, x, modes="rev")
+    assert report.passed and report.tensors[0].checked == 7

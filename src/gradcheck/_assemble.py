@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 
+from . import _precision
 from ._compare import ranking, relative_difference
 from ._outcome import Outcome
 from ._probe import Gradient, Probe
@@ -31,7 +32,7 @@ def report(
         eps=outcome.eps,
         strategy=outcome.strategy,
         seed=probe.options.seed,
-        dtype=str(max((t.dtype for t in layout.tensors), key=lambda d: np.finfo(d).bits)),
+        dtype=str(_precision.widest(t.dtype for t in layout.tensors)),
         loss_value=probe.loss_value,
         noise=probe.noise_map.reported(),
         evaluations=probe.evaluator.count,
@@ -40,6 +41,9 @@ def report(
         directions=outcome.screened,
         miss_probability=outcome.miss_probability,
         checked=checked,
+        precision=probe.precision[0],
+        precision_reason=probe.precision[1],
+        rtol=probe.options.rtol,
     )
     return Report(
         passed=outcome.passed,
@@ -85,6 +89,7 @@ def rows(layout: Layout, names: tuple[str, ...], outcome: Outcome) -> tuple[Tens
                 kinks=int(evidence.kink[mine].sum()),
                 detection_limit=verdict.detection_limit,
                 entry_limit=verdict.entry_limit,
+                scale_limit=verdict.scale_limit,
             )
         )
     return tuple(built)

@@ -7,22 +7,41 @@ component, or certify's directional tests), diagnose the outcome, assemble the r
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
+from contextlib import contextmanager
 from typing import Any, Optional
 
 import numpy as np
 
-from . import _assemble, _certify, _diagnose, _full, _options
+from . import (
+    _analytic_noise,
+    _assemble,
+    _certify,
+    _diagnose,
+    _full,
+    _options,
+    _precision,
+    _reference,
+    _regression,
+    _tolerance,
+)
 from ._evaluate import Loss, warn_if_slow
+from ._grid import effective_layout
 from ._options import SLOW_SECONDS, Eps, Options
 from ._outcome import Outcome
 from ._probe import Grad, Gradient, Probe
 from ._report._report import Report
 from ._strategy import Choice, choose
+from ._tree import match_gradient
 
-# Each strategy turns a probe and the analytic gradient into an Outcome.
-STRATEGIES = {"full": _full.run, "certify": _certify.run, "directions": _certify.run}
+# Each strategy returns the same Outcome (directions=K is certify's screen alone).
+STRATEGIES = {
+    "full": _full.run,
+    "certify": _certify.run,
+    "directions": _certify.run,
+    "regression": _regression.run,
+}
 
 
 def check(
@@ -42,6 +61,8 @@ def check(
     executor: Optional[Executor] = None,
     progress: bool = True,
     warn_slow: Optional[float] = SLOW_SECONDS,
+    precision: str = "auto",
+    rtol: float = 0.0,
 ) -> Report:
     """Check an analytic gradient against finite differences, component by component.
 
@@ -77,6 +98,14 @@ def check(
             (only on a terminal).
         warn_slow: emit a `SlowCheckWarning` when the check, timed on its first loss calls, is
             estimated to take longer than this many seconds (default 60); None never warns.
+        precision: ``"auto"`` (default): each tensor keeps its own dtype's values (the loss gets
+            float64 arrays); ``"float64"``: float32 or bfloat16 params are checked as float64
+            copies; ``"native"``: the loss gets arrays of each tensor's own dtype. A loss that
+            computes in low precision (float32, bfloat16, float16: its measured noise says so)
+            gets directional regressions that reach that precision's limit.
+        rtol: the relative error you accept in a gradient that is approximate by design (a
+            solver's tolerance): the verdict passes when every tensor's error is within it,
+            and the report still shows what the strict check saw. 0 (default): strict.
 
     Returns:
         A `Report`; ``report.passed`` is the verdict.
@@ -106,14 +135,50 @@ def check(
         executor=executor,
         progress=progress,
         warn_slow=warn_slow,
+        precision=precision,
+        rtol=rtol,
     )
     start = time.perf_counter()
     probe = Probe(loss, params, options)
-    choice = choose_for(probe, start)
+    with on_the_loss_grid(probe):
+        return judge(probe, grad, choose_for(probe, start), start)
+
+
+@contextmanager
+def on_the_loss_grid(probe: Probe) -> Iterator[None]:
+    """Round every point where the loss rounds: a loss computed in low precision may read its
+    params on a coarser grid than their dtype (it casts them down inside)."""
+    noisy = probe.rounding_noise > _diagnose.NOISY_LOSS
+    seed = probe.options.seed
+    grids = effective_layout(probe.evaluator, probe.loss_value, probe.noise, seed) if noisy else probe.layout
+    with probe.evaluator.rounding_to(grids):
+        yield
+
+
+def judge(
+    probe: Probe,
+    grad: Grad,
+    choice: Choice,
+    start: float,
+    *,
+    sample: Optional[np.ndarray] = None,
+    subject: str = "gradient",
+) -> Report:
+    """One analytic gradient against the probe's loss: the strategy (on ``sample`` only, when
+    given), the regression screens it asks for, the accepted tolerance, the findings (about
+    ``subject``: a gradient, a forward-mode one...) and the report."""
     gradient = probe.gradient(grad)
-    outcome = examine(probe, gradient, choice)
+    if callable(grad) and _analytic_noise.needed(probe, gradient):
+        gradient = _analytic_noise.measured(probe, grad, gradient)
+    outcome = (
+        examine(probe, gradient, choice) if sample is None else _full.run(probe, gradient, choice, sample)
+    )
+    if choice.screens:
+        outcome = _regression.with_screens(probe, gradient, outcome)
+    outcome = _tolerance.accept(outcome, probe.layout, probe.options.rtol)
+    along = probe.noise_map.along_tensors()
     findings = _diagnose.findings(
-        outcome, probe.layout, probe.pattern, probe.relative_noise, probe.noise_map.along_tensors()
+        outcome, probe.layout, probe.pattern, probe.relative_noise, along, subject=subject
     )
     return _assemble.report(probe, gradient, outcome, findings, start)
 
@@ -129,12 +194,35 @@ def choose_for(probe: Probe, start: float) -> Choice:
     size = probe.layout.size
     planned = size if options.components is None else min(options.components, size)
     per_evaluation = (time.perf_counter() - start) / max(probe.evaluator.count, 1)
-    choice = choose(options, planned, per_evaluation / options.parallelism)
+    coarse = any(_precision.coarse(t.dtype) for t in probe.evaluator.layout.tensors)
+    choice = choose(options, planned, per_evaluation / options.parallelism, probe.rounding_noise, coarse)
     if choice.name == "full" and options.batched_loss is None:  # single calls time a batched loss poorly
         warn_if_slow(
             probe.evaluator.durations, options.method, planned // options.parallelism, options.warn_slow
         )
     return choice
+
+
+def check_against(loss: Loss, params: Any, grad: Grad, truth: Any, rounded: Any, **options: Any) -> Report:
+    """The adapters' kernel-against-reference check (`_reference`): ``grad`` (the kernel's
+    gradient) against ``truth`` (the reference's, in float64) with the allowance ``rounded``
+    (the reference's, in the kernel's precision) shows. The loss is the kernel's: its value and
+    noise are reported, no finite difference is taken."""
+    settings = Options(**options)
+    start = time.perf_counter()
+    probe = Probe(loss, params, settings)
+    gradient = probe.gradient(grad)
+    reference = _reference.Reference(
+        match_gradient(probe.layout, truth)[0], match_gradient(probe.layout, rounded)[0]
+    )
+    reason = (
+        "reference= given: the reference's float64 gradient is the truth; its gradient in the "
+        "kernel's precision measures the rounding allowed"
+    )
+    outcome = _reference.run(probe, gradient, reference, reason)
+    outcome = _tolerance.accept(outcome, probe.layout, settings.rtol)
+    findings = _diagnose.findings(outcome, probe.layout, probe.theta, probe.relative_noise)
+    return _assemble.report(probe, gradient, outcome, findings, start)
 
 
 def assert_gradients(loss: Loss, params: Any, grad: Grad, **options: Any) -> Report:

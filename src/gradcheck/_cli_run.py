@@ -16,7 +16,7 @@ from ._report._report import Report
 from ._report._text import print_report
 
 # Options passed to `check` when given on the command line.
-PASS_THROUGH = ("strategy", "components", "directions", "workers")
+PASS_THROUGH = ("strategy", "components", "directions", "workers", "precision", "rtol")
 # A component is ~290 bytes of JSON: beyond 100,000 (~29 MB) the file keeps the worst ones
 # (and says so in "components_included").
 MAX_JSON_COMPONENTS = 100_000
@@ -36,7 +36,20 @@ def add_parser(commands: Any) -> None:
     run.add_argument("--eps", default="auto", help="'auto' (default) or a fixed step such as 1e-7")
     run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     run.add_argument(
-        "--strategy", choices=("auto", "full", "certify"), help="full, certify or auto (the default)"
+        "--strategy",
+        choices=("auto", "full", "certify", "regression"),
+        help="full, certify, regression (low precision) or auto (the default)",
+    )
+    run.add_argument(
+        "--precision",
+        choices=("auto", "float64", "native"),
+        help="the dtype the loss is evaluated in: auto (default), float64 copies, or each tensor's own",
+    )
+    run.add_argument(
+        "--rtol",
+        type=float,
+        metavar="R",
+        help="accept gradients within this relative error (approximate by design)",
     )
     for name, text in (
         ("components", "check a random sample of K components"),

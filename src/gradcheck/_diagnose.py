@@ -16,12 +16,14 @@ see: kinks, precision, coverage.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
-from . import _plan, _wording
+from . import _plan, _tolerance, _wording
+from ._compare import BANDS
 from ._complex import complex_base
 from ._fits import (
     MIN_PROJECTIONS,
@@ -38,7 +40,7 @@ from ._fits import (
     transposed_axes,
 )
 from ._noise import NOISY_LOSS, AlongTensors
-from ._outcome import Outcome, projections
+from ._outcome import Outcome, Region, projections
 from ._report._model import Finding
 from ._tree import Layout
 
@@ -46,6 +48,14 @@ from ._tree import Layout
 # orders at most; a loss a thousand times noisier along one tensor than along the quietest jumps
 # there, or computes that tensor's part coarsely (in float32 in a float64 loss).
 NOISIER = 1e3
+# The bug findings one tensor can get; an approximate gradient replaces them all.
+BUG_KINDS = ("scale", "sign", "transpose", "missing_regularization", "zero_gradient", "wrong_components")
+# "Spread evenly": at least a quarter of every tensor's checked entries are flagged (a coding bug
+# in one term touches some entries or all of one tensor, not a share of every tensor's).
+SPREAD = 0.25
+# "Small": every tensor's relative error below the seeds' worry band (1e-3); above it an error
+# spread over every input is more likely a wrong term than a solver's tolerance.
+APPROXIMATE = BANDS[-1][0]
 
 
 @dataclass(frozen=True)
@@ -186,7 +196,9 @@ def findings(
                 )
             )
     found = _conjugates(found)
+    found = _approximate(found, outcome, layout)
     found += _unresolved(outcome, layout)
+    found += _regions(outcome.regions, layout)
     found += _wording.kinks(layout, evidence.components, evidence.kink & ~evidence.jump)
     found += _discontinuities(outcome, layout, along)
     found += _unchecked(layout, theta)
@@ -194,13 +206,22 @@ def findings(
         found.append(_wording.directional_kinks(outcome.kink_tests))
     checked = set(np.unique(ids).tolist())
     all_stairs = bool(checked) and checked <= set(along.staircases)  # their σ is the stairs, no round-off
-    if relative_noise > NOISY_LOSS and not all_stairs:
+    scale_limits = [t.scale_limit for t in outcome.tensors if math.isfinite(t.scale_limit)]
+    if scale_limits:  # regression screens ran: tensor-wide errors were seen far below single entries
+        found.append(
+            _wording.low_precision(
+                relative_noise, max(scale_limits), outcome.detection_limit, outcome.strategy == "reference"
+            )
+        )
+    elif relative_noise > NOISY_LOSS and not all_stairs:
         found.append(_wording.precision(relative_noise, outcome.detection_limit))
     for k, noise in along.relative.items():
         if noise > max(NOISY_LOSS, NOISIER * relative_noise) and k not in along.staircases:
             found.append(_wording.noisier(layout.tensors[k].name, noise, relative_noise))
     if outcome.sampled:
         found += _plan.coverage_finding(layout, evidence.components)
+    if outcome.tolerated:
+        found.append(_wording.tolerated({layout.tensors[k].name: e for k, e in outcome.tolerated.items()}))
     return found
 
 
@@ -243,6 +264,42 @@ def _conjugates(found: list[Finding]) -> list[Finding]:
         else f
         for f in found
     ]
+
+
+def _approximate(found: list[Finding], outcome: Outcome, layout: Layout) -> list[Finding]:
+    """The bug findings, or one `approximate` finding in place of them when every tensor is
+    wrong by a small error spread over most of its entries with no pattern: what a gradient
+    that is approximate by design looks like, not a coding bug."""
+    bugs = [f for f in found if f.kind in BUG_KINDS]
+    sized = [k for k, t in enumerate(layout.tensors) if t.size]
+    if not bugs or any(f.kind != "wrong_components" for f in bugs) or outcome.directional or outcome.failing:
+        return found
+    errors = _tolerance.tensor_errors(outcome, layout)
+    ids = layout.tensor_ids()[outcome.evidence.components]
+    for k in sized:
+        flagged = outcome.evidence.flagged[ids == k]
+        spread = flagged.size and flagged.mean() >= SPREAD
+        if not (spread and errors[k] < APPROXIMATE):
+            return found
+    others = [f for f in found if f.kind not in BUG_KINDS]
+    return [_wording.approximate({layout.tensors[k].name: errors[k] for k in sized}), *others]
+
+
+def _regions(regions: tuple[Region, ...], layout: Layout) -> list[Finding]:
+    """Blocks located as wrong by directional tests, one finding per tensor and pattern: zero
+    there, or wrong (with the factor of the first block that shows one)."""
+    groups: dict[tuple[int, bool], list[tuple[Region, Optional[Explanation]]]] = {}
+    for region in regions:
+        found = explain(region.tests, whole=False) if region.tests is not None else None
+        zero = found is not None and found.kind == "zero_gradient"
+        groups.setdefault((region.tensor, zero), []).append((region, found))
+    findings = []
+    for (k, zero), members in groups.items():
+        tensor = layout.tensors[k]
+        local = np.unique(np.concatenate([region.components for region, _ in members])) - tensor.offset
+        fitted = next((found.fitted for _, found in members if found is not None and found.fitted), None)
+        findings.append(_wording.region(tensor.name, tensor.shape, local, zero, fitted))
+    return findings
 
 
 def _unresolved(outcome: Outcome, layout: Layout) -> list[Finding]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._compare import SAFETY
+from ._compare import SAFETY, norm
 from ._evaluate import Evaluator
 from ._finite_differences import curvatures_disagree
 from ._stencils import FLOAT64_EPS
@@ -165,7 +165,7 @@ class Lines:
 
     def _analytic_error(self, line: Line) -> float:
         u = np.abs(self._u(line))
-        rounding = math.sqrt(float(np.sum((u * self.allowance[line.where]) ** 2)))
+        rounding = norm(u * self.allowance[line.where])
         summation = (
             math.ceil(math.log2(max(line.block.size, 2)))
             * FLOAT64_EPS

@@ -88,8 +88,12 @@ def _fit(
     columns.append(offsets**3 if beyond is None else beyond.astype(np.float64))
     design = np.stack(columns, axis=1)
     weights = np.linalg.pinv(design)
-    coefficients = weights @ values
-    return coefficients, weights[1], float(np.max(np.abs(design @ coefficients - values)))
+    # In units of the largest value: a loss of 1e300 would overflow the products, and the fit is
+    # linear in the values, so the scale comes back out exactly.
+    unit = float(np.max(np.abs(values))) or 1.0
+    scaled = weights @ (values / unit)
+    miss = float(np.max(np.abs(design @ scaled - values / unit)))
+    return scaled * unit, weights[1], miss * unit
 
 
 def one_jump(offsets: np.ndarray, values: np.ndarray, sigma: float) -> Optional[Jump]:

@@ -25,7 +25,7 @@ from typing import Optional
 
 import numpy as np
 
-from ._compare import SAFETY
+from ._compare import SAFETY, magnitude
 
 # A one-parameter fit needs two degrees of freedom left to be refutable: fewer directional
 # tests are always explained (a single wrong entry *is* a scale error along one direction).
@@ -62,12 +62,22 @@ class Projections:
 
 
 def fit(x: np.ndarray, y: np.ndarray, error: np.ndarray) -> tuple[float, float]:
-    """Weighted least squares y ≈ k·x (weights 1/error²): k and its standard error."""
-    weight = 1.0 / error**2
-    sxx = float(np.sum(weight * x * x))
+    """Weighted least squares y ≈ k·x (weights 1/error²): k and its standard error.
+
+    x, y and the errors are each divided by their largest entry first, so that no square
+    overflows (a loss of 1e300) or underflows (a loss of 1e-300); k is scaled back after.
+    """
+    units = [magnitude(v) for v in (x, y, error)]
+    if not all(math.isfinite(u) and u > 0 for u in units[::2]):
+        return math.nan, math.inf
+    x_unit, y_unit, e_unit = units[0], units[1] or 1.0, units[2]
+    weight = 1.0 / (error / e_unit) ** 2
+    xs = x / x_unit
+    sxx = float(np.sum(weight * xs * xs))
     if sxx == 0.0 or not math.isfinite(sxx):
         return math.nan, math.inf
-    return float(np.sum(weight * x * y)) / sxx, 1.0 / math.sqrt(sxx)
+    k = float(np.sum(weight * xs * (y / y_unit))) / sxx * (y_unit / x_unit)
+    return k, e_unit / x_unit / math.sqrt(sxx)
 
 
 def explains(residual: np.ndarray, error: np.ndarray) -> bool:

@@ -14,13 +14,15 @@ Everything runs on the adapter's float64 flat dict of leaves, with 64-bit types 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Optional
 
 import numpy as np
 
-from . import _hvp, _modes
+from . import _hvp, _modes, _wording
 from ._modes import Mode
 from ._options import Options
+from ._report._model import Finding
 from ._report._report import Report
 from ._tree import flatten
 from ._vmap import VmapLoss
@@ -38,12 +40,21 @@ def check(problem: Any, grad: Any, options: dict[str, Any], modes: tuple[str, ..
     ``grad`` the gradient reverse mode checks (``jax.grad(f)``, or the user's).
     """
     chosen = []
+    native = any(v.dtype != np.float64 for v in problem.flat.values()) or any(problem.devices.values())
     if "rev" in modes:
         chosen.append(Mode("rev", grad))
-    if "fwd" in modes:
+    if "fwd" in modes and native:
+        chosen.append(Mode("fwd", None, _modes.NATIVE))
+    elif "fwd" in modes:
         layout = flatten(problem.flat)[1]
         chosen.append(forward_mode(problem, _modes.forward_sample(layout, options)))
-    second = (lambda: second_order(problem, options)) if order == 2 else None
+    second: Optional[Callable[[], Report | Finding]] = None
+    if order == 2:
+        second = (
+            (lambda: _wording.not_checked(_modes.WHAT["hvp"], _modes.NATIVE))
+            if native
+            else (lambda: second_order(problem, options))
+        )
     return _modes.check(problem.loss, problem.flat, chosen, Options(**options), second)
 
 

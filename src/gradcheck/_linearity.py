@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from . import _wording
+from ._compare import norm
 from ._report._model import Finding
 from ._tree import Layout
 
@@ -37,8 +38,8 @@ def linearity_tolerance(eps: float) -> float:
 
 def relative(residual: np.ndarray, *parts: np.ndarray) -> float:
     """‖residual‖ over the sum of the parts' norms (0 when they are all zero)."""
-    scale = sum(float(np.linalg.norm(p)) for p in parts)
-    return float(np.linalg.norm(residual)) / scale if scale else 0.0
+    scale = sum(norm(p) for p in parts)  # scaled norms: a layer's output of 1e300 has one
+    return norm(residual) / scale if scale else 0.0
 
 
 def findings(

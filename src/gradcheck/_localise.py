@@ -16,10 +16,9 @@ from typing import Optional
 import numpy as np
 
 from . import _diagnose
-from ._compare import SAFETY
 from ._directional import Line, Lines, Result, line
-from ._fits import Projections, equal_axes, floor
-from ._outcome import Evidence, projections
+from ._fits import Projections, equal_axes
+from ._outcome import Evidence, directional, projections
 from ._probe import Gradient, Probe
 from ._steps import StepRule
 
@@ -174,16 +173,8 @@ class Localiser:
         kept = [(r, p) for r, p in zip(results, patterns, strict=True) if r.refined and not r.kink]
         u_theta = self.lines.scale[block] * self.probe.pattern[block]
         tensor = self.probe.layout.tensors[k]
-        return Projections(
-            name=tensor.name,
-            shape=tensor.shape,
-            analytic=np.array([r.analytic for r, _ in kept]),
-            numerical=np.array([r.numerical for r, _ in kept]),
-            estimate=floor(np.array([r.error for r, _ in kept])),
-            theta=np.array([float(p[block] @ u_theta) for _, p in kept]),
-            flagged=np.array([abs(r.residual) > SAFETY * r.error for r, _ in kept], dtype=bool),
-            swapped=swapped,
-        )
+        theta = np.array([float(p[block] @ u_theta) for _, p in kept])
+        return directional(tensor.name, tensor.shape, [r for r, _ in kept], theta, swapped)
 
     def bisect(
         self, block: np.ndarray, pattern: np.ndarray, tensor: Optional[tuple[int, Result]] = None

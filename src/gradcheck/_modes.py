@@ -19,8 +19,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import _assemble, _diagnose, _full, _plan, _wording
-from ._check import choose_for, examine
+from . import _plan, _wording
+from ._check import choose_for, judge, on_the_loss_grid
 from ._combine import merge
 from ._errors import OptionError
 from ._evaluate._cached import Cached
@@ -37,6 +37,15 @@ from ._tree import Layout
 PREFIX = {"rev": "", "fwd": "fwd:", "hvp": "hvp:"}
 SUBJECT = {"rev": "gradient", "fwd": "forward"}
 WHAT = {"rev": "reverse mode", "fwd": "forward mode", "hvp": "the second derivative (order=2)"}
+
+
+# Forward mode and second derivatives are checked on float64 copies on the host: a check that
+# ran natively (a bfloat16 kernel, a model on a GPU) says so instead of checking them.
+NATIVE = (
+    "forward mode and second derivatives are checked in float64 on the host only, and this check "
+    "ran in the code's own precision or on its own device; precision='float64' checks them where "
+    "the code computes in float64"
+)
 
 
 # Forward mode assembles a gradient from one JVP per component (n forward passes, batched):
@@ -114,29 +123,29 @@ def _first_order(
     start = time.perf_counter()
     probe = Probe(loss, params, options)
     probe.evaluator.backend = Cached(probe.evaluator.backend)
-    choice = choose_for(probe, start)
     parts = []
     count, clock = 0, start
-    for mode in modes:
-        gradient = probe.gradient(mode.gradient)
-        if mode.sample is None:
-            outcome = examine(probe, gradient, choice)
-        else:
-            reason = (
-                f"forward mode needs one JVP per component: a seeded sample of {mode.sample.size} "
-                f"of {probe.layout.size} (strategy='full' computes them all)"
+    with on_the_loss_grid(probe):
+        choice = choose_for(probe, start)
+        for mode in modes:
+            if mode.sample is None:
+                report = judge(probe, mode.gradient, choice, start, subject=SUBJECT[mode.name])
+            else:
+                reason = (
+                    f"forward mode needs one JVP per component: a seeded sample of {mode.sample.size} "
+                    f"of {probe.layout.size} (strategy='full' computes them all)"
+                )
+                report = judge(
+                    probe, mode.gradient, Choice("full", reason), start, sample=mode.sample, subject="forward"
+                )
+                findings = [
+                    _wording.forward_coverage(f) if f.kind == "coverage" else f for f in report.findings
+                ]
+                report = dataclasses.replace(report, findings=tuple(findings))
+            now = time.perf_counter()
+            own = dataclasses.replace(
+                report.settings, evaluations=probe.evaluator.count - count, seconds=now - clock
             )
-            outcome = _full.run(probe, gradient, Choice("full", reason), mode.sample)
-        findings = _diagnose.findings(
-            outcome, probe.layout, probe.pattern, probe.relative_noise, subject=SUBJECT[mode.name]
-        )
-        if mode.sample is not None:
-            findings = [_wording.forward_coverage(f) if f.kind == "coverage" else f for f in findings]
-        report = _assemble.report(probe, gradient, outcome, findings, start)
-        now = time.perf_counter()
-        own = dataclasses.replace(
-            report.settings, evaluations=probe.evaluator.count - count, seconds=now - clock
-        )
-        parts.append((PREFIX[mode.name], dataclasses.replace(report, settings=own)))
-        count, clock = probe.evaluator.count, now
+            parts.append((PREFIX[mode.name], dataclasses.replace(report, settings=own)))
+            count, clock = probe.evaluator.count, now
     return parts

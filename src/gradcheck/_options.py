@@ -24,7 +24,11 @@ METHODS = ("forward", "central", "central4", "richardson", "complex")
 # How an adapter's autodiff computes the gradient: reverse mode (backward) and forward mode (JVPs).
 MODES = ("rev", "fwd")
 ORDERS = (1, 2)
-STRATEGIES = ("auto", "full", "certify")
+STRATEGIES = ("auto", "full", "certify", "regression")
+# "auto": the params' own dtypes as the code really computes (the adapters promote to float64
+# where the code computes in float64); "float64": float64 copies; "native": each tensor's own
+# dtype (and, in the adapters, its own device) for every evaluation.
+PRECISIONS = ("auto", "float64", "native")
 ON_FAILURE = ("raise", "warn")
 # One minute: longer than anyone waits at a prompt or in a test without being told why, and
 # far beyond a typical full check of a small network (milliseconds to seconds).
@@ -96,6 +100,16 @@ def callables(**values: Any) -> None:
             )
 
 
+def tolerance(name: str, value: Any) -> None:
+    """A relative tolerance: a finite number ≥ 0."""
+    if _is_real(value) and math.isfinite(value) and value >= 0:
+        return
+    raise OptionError(
+        f"{shown(name, value)} is not valid; pass the relative error you accept, a finite number ≥ 0 "
+        f"such as 1e-7 (0: the strict check)"
+    )
+
+
 def components(value: Any) -> None:
     """``components`` must be None (check all) or a positive integer."""
     if value is None or (_is_integer(value) and value > 0):
@@ -119,9 +133,9 @@ def _strategy(strategy: Any, directions: Any, method: str, eps: Any, sample: Any
                 f"directions={directions} is a check of its own and cannot be combined with "
                 f"strategy={strategy!r}; leave strategy='auto'"
             )
-    directional = strategy == "certify" or directions is not None
+    directional = strategy in ("certify", "regression") or directions is not None
     if directional and (method != "central" or eps != "auto"):
-        which = f"directions={directions}" if directions is not None else "strategy='certify'"
+        which = f"directions={directions}" if directions is not None else f"strategy={strategy!r}"
         raise OptionError(
             f"{which} uses central differences with steps chosen from the loss's noise; "
             f"method={method!r} and eps={eps!r} are per-component settings: pass "
@@ -185,6 +199,8 @@ class Options:
     executor: Optional[Executor] = None
     progress: bool = True
     warn_slow: Optional[float] = SLOW_SECONDS
+    precision: str = "auto"
+    rtol: float = 0.0
 
     def __post_init__(self) -> None:
         choice("method", self.method, METHODS)
@@ -196,6 +212,8 @@ class Options:
         components(self.components)
         _strategy(self.strategy, self.directions, self.method, self.eps, self.components)
         _evaluation(self.batched_loss, self.workers, self.executor, self.progress)
+        choice("precision", self.precision, PRECISIONS)
+        tolerance("rtol", self.rtol)
 
     @property
     def parallelism(self) -> int:

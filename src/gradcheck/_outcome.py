@@ -13,9 +13,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 
+from ._compare import SAFETY
 from ._directional import Result
 from ._fits import Projections, floor
 
@@ -58,6 +60,16 @@ class TensorVerdict:
     wrong: int  # entries found wrong (all of them for a tensor wrong as a whole; ≥ 1 if unlocated)
     entry_limit: float  # smallest error of a single entry sure to be caught (absolute)
     detection_limit: float  # the same, relative to the tensor's gradient
+    scale_limit: float = math.nan  # smallest constant factor error of the whole tensor sure to be caught
+
+
+@dataclass(frozen=True)
+class Region:
+    """A block of one tensor that directional tests pin down as wrong, with the tests that do."""
+
+    tensor: int
+    components: np.ndarray  # sorted flat indices into θ
+    tests: Optional[Projections] = None  # the halves' failing tests, when they fail alike
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,8 @@ class Outcome:
     directional: dict[int, Projections] = field(default_factory=dict)  # tensors explained along directions
     failing: dict[int, list[Result]] = field(default_factory=dict)  # directions=K: failing tests by tensor
     unresolved: tuple[np.ndarray, ...] = ()  # failing blocks not narrowed down to entries
+    regions: tuple[Region, ...] = ()  # blocks located as wrong as a whole (regression)
+    tolerated: dict[int, float] = field(default_factory=dict)  # tensors rtol accepts: their relative error
     screened: int = 0  # directional tests in the last screen
     kink_tests: int = 0  # directional tests that crossed a kink and agreed with one side
     miss_probability: float = 0.0
@@ -106,4 +120,25 @@ def projections(
         theta=theta[comps],
         flagged=evidence.flagged[keep],
         local=comps - offset,
+    )
+
+
+def directional(
+    name: str,
+    shape: tuple[int, ...],
+    results: Sequence[Result],
+    theta: np.ndarray,
+    swapped: Optional[tuple[int, int]] = None,
+) -> Projections:
+    """A tensor's evidence from directional tests as the fits see them: u·g and the measured
+    derivative along each direction u, their errors (never zero), u·θ (``theta``) and which fail."""
+    return Projections(
+        name=name,
+        shape=shape,
+        analytic=np.array([r.analytic for r in results]),
+        numerical=np.array([r.numerical for r in results]),
+        estimate=floor(np.array([r.error for r in results])),
+        theta=np.asarray(theta, dtype=np.float64),
+        flagged=np.array([abs(r.residual) > SAFETY * r.error for r in results], dtype=bool),
+        swapped=swapped,
     )

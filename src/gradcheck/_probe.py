@@ -18,10 +18,12 @@ from typing import Any, Union
 
 import numpy as np
 
+from . import _precision
 from ._compare import analytic_allowance, flag
 from ._errors import ComplexStepError, NonFiniteError, StructureError
 from ._evaluate import Evaluator, Loss, Progress, backend_for
 from ._finite_differences import Estimates, estimate
+from ._noise import NOISY_LOSS
 from ._noise_map import NoiseMap
 from ._options import Eps, Options
 from ._outcome import Evidence
@@ -38,6 +40,7 @@ class Gradient:
     values: np.ndarray
     names: tuple[str, ...]  # the gradient's own names (``dW1`` for ``W1``)
     allowance: np.ndarray  # rounding of each entry (`analytic_allowance`)
+    eps: np.ndarray  # machine epsilon of each tensor's gradient dtype
 
 
 class Probe:
@@ -48,6 +51,8 @@ class Probe:
         # The vector a missing term λ·x follows: θ for a gradient (a regulariser's λθ); an HVP's
         # own direction u for a Hessian-vector product (the λu of a λI).
         self.pattern = self.theta
+        if options.precision == "float64":  # float64 copies, perturbed on float64's grid
+            self.layout = self.layout.retyped(lambda tensor: np.float64)
         self.options = options
         if options.method == "complex" and any(t.part for t in self.layout.tensors):
             complex_name = next(t.name for t in self.layout.tensors if t.part)
@@ -63,6 +68,7 @@ class Probe:
             reseed=options.reseed,
             backend=backend_for(options),
             progress=Progress(enabled=options.progress),
+            native=options.precision == "native",
         )
         self.loss_value = self._loss_at_theta()
         self.noise_map = NoiseMap(self.evaluator, self.loss_value, self.finite, self.spacing, options.seed)
@@ -89,14 +95,50 @@ class Probe:
         return np.flatnonzero(self.finite)
 
     @property
+    def precision(self) -> tuple[str, str]:
+        """(the precision the loss was evaluated in, why), as the report states them."""
+        precision = self.options.precision
+        dtypes = sorted({str(t.dtype) for t in self.layout.tensors})
+        if precision == "float64" or dtypes == ["float64"]:
+            why = "precision='float64' asked for" if precision == "float64" else "the params are float64"
+            return "float64", why
+        if precision == "native":
+            return (
+                f"native {'/'.join(dtypes)}",
+                "precision='native' asked for: the loss gets each tensor in its own dtype",
+            )
+        return (
+            f"native {'/'.join(dtypes)}",
+            "NumPy params keep their own dtype's values (in float64 arrays); precision='float64' "
+            "checks them as float64, precision='native' passes arrays of their own dtype",
+        )
+
+    @property
     def relative_noise(self) -> float:
         """The loss's noise as the report states it (`NoiseMap.reported`), relative to |J(θ)|."""
         return self.noise_map.reported() / abs(self.loss_value) if self.loss_value else 0.0
 
+    @property
+    def rounding_noise(self) -> float:
+        """The loss's round-off noise relative to |J(θ)|, as its quietest smooth tensor sees it:
+        what limits a derivative in the precision the loss computes in. A loss that jumps along
+        one tensor (labels of ±1, a staircase such as round) is not noisy there but discontinuous,
+        which the full check handles component by component (`_noise_map`, `_discontinuity`)."""
+        if self.relative_noise <= NOISY_LOSS:
+            return self.relative_noise
+        smooth = [
+            self.noise_map.tensor(k).sigma
+            for k, tensor in enumerate(self.layout.tensors)
+            if self.finite[tensor.slice].any() and not self.noise_map.staircase(k)
+        ]
+        return min(smooth) / abs(self.loss_value) if smooth and self.loss_value else 0.0
+
     @functools.cached_property
     def spacing(self) -> np.ndarray:
-        """Per component, the gap to the next number of its own dtype (its ulp at θᵢ)."""
-        gaps = [np.spacing(np.abs(self.theta[t.slice]).astype(t.dtype)) for t in self.layout.tensors]
+        """Per component, the gap to the next number of the grid the loss reads it on (its own
+        dtype, or the narrower one it casts to: the evaluator's layout) at θᵢ."""
+        tensors = self.evaluator.layout.tensors
+        gaps = [np.spacing(np.abs(self.theta[t.slice]).astype(t.dtype)) for t in tensors]
         return np.concatenate(gaps).astype(np.float64)
 
     def steps(self, method: str, eps: Eps, components: np.ndarray) -> np.ndarray:
@@ -111,8 +153,8 @@ class Probe:
                 self.options.reseed()
             grad = grad(self.layout.unflatten(self.theta))
         values, dtypes, names = match_gradient(self.layout, grad)
-        eps = np.array([np.finfo(d).eps for d in dtypes])
-        return Gradient(values, names, analytic_allowance(values, self.layout.tensor_ids(), eps))
+        eps = np.array([_precision.eps(d) for d in dtypes])
+        return Gradient(values, names, analytic_allowance(values, self.layout.tensor_ids(), eps), eps)
 
     def derivatives(
         self,
@@ -132,6 +174,7 @@ class Probe:
                 complex_step=True,
                 backend=evaluator.backend,
                 progress=evaluator.progress,
+                native=evaluator.native,
             )
         result = estimate(
             evaluator,

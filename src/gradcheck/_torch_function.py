@@ -24,6 +24,7 @@ import numpy as np
 
 from ._complex import part_names
 from ._errors import LossRaisedError, NonFiniteError, OptionError
+from ._torch_precision import Placement
 from ._tree import Path, component_name, path_name
 
 ROOT = "inputs"
@@ -74,9 +75,10 @@ class Slot:
 
 
 class Inputs:
-    """The function's inputs, detached and in float64 (complex128), and the ones to check."""
+    """The function's inputs, detached copies in float64 (complex128) or, ``native``, in their
+    own dtype and on their own device, and the ones to check."""
 
-    def __init__(self, torch: Any, inputs: tuple[Any, ...]) -> None:
+    def __init__(self, torch: Any, inputs: tuple[Any, ...], *, native: bool = False) -> None:
         self.torch = torch
         tensors = [
             (p, x) for p, x in _items(inputs) if isinstance(x, torch.Tensor) and _differentiable_dtype(x)
@@ -89,19 +91,27 @@ class Inputs:
         for path, x in chosen:
             _reject_sparse(x, path_name((ROOT, *path)))
         self.slots = [Slot(p, path_name((ROOT, *p)), bool(x.is_complex())) for p, x in chosen]
-        self.values = _replace(
-            inputs, {p: widened(torch, x) for p, x in _items(inputs) if _is_tensor(torch, x)}
-        )
+        copy = copied if native else widened
+        self.values = _replace(inputs, {p: copy(torch, x) for p, x in _items(inputs) if _is_tensor(torch, x)})
 
-    def params(self) -> dict[str, np.ndarray]:
-        """The checked inputs as real float64 arrays by name (a complex one as two parts)."""
+    def _parts(self) -> dict[str, Any]:
+        """The checked inputs as real tensors by name (a complex one as its two parts)."""
         leaves = dict(_items(self.values))
-        params = {}
+        parts: dict[str, Any] = {}
         for slot in self.slots:
             value = leaves[slot.path]
-            parts = (value.real, value.imag) if slot.is_complex else (value,)
-            params.update({key: part.numpy().copy() for key, part in zip(slot.keys, parts, strict=True)})
-        return params
+            parts.update(
+                zip(slot.keys, (value.real, value.imag) if slot.is_complex else (value,), strict=True)
+            )
+        return parts
+
+    def placement(self, mode: str) -> Placement:
+        """Each checked part's dtype (float64, or its own with ``mode="native"``) and device."""
+        return Placement.of(self.torch, self._parts(), mode)
+
+    def params(self, placement: Placement) -> dict[str, np.ndarray]:
+        """The checked inputs as NumPy arrays of their dtype by name (a complex one as two parts)."""
+        return {key: placement.array(self.torch, key, part) for key, part in self._parts().items()}
 
     def args(self, params: dict[str, Any]) -> Any:
         """The inputs with the checked tensors taken from ``params`` (complex ones joined)."""
@@ -126,12 +136,18 @@ class Inputs:
         except Exception as error:
             raise LossRaisedError(
                 f"fn raised {type(error).__name__}({error}) at the inputs given, called with copies "
-                f"of them in float64 (complex128); call fn yourself to debug it"
+                f"of them (in float64 or complex128 unless checked natively); call fn yourself to debug it"
             ) from error
 
 
 def _is_tensor(torch: Any, value: Any) -> bool:
     return isinstance(value, torch.Tensor)
+
+
+def copied(torch: Any, value: Any) -> Any:
+    """A detached copy in the tensor's own dtype, on its own device (conjugate and negative
+    bits resolved): what a native check evaluates, never the caller's storage."""
+    return value.detach().resolve_conj().resolve_neg().clone()
 
 
 def widened(torch: Any, value: Any) -> Any:
@@ -187,8 +203,16 @@ class Outputs:
         for path in self.paths:
             y = by_path[path]
             count = 2 if y.is_complex() else 1
+            # Each v is rounded to its output's dtype (the cotangent a bfloat16 backward really
+            # receives) and kept in float64 on the output's device, so Σ v·y is summed in float64.
+            real = y.real if y.is_complex() else y
             self.cotangents.append(
-                tuple(torch.from_numpy(rng.normal(size=tuple(y.shape))) for _ in range(count))
+                tuple(
+                    torch.from_numpy(rng.normal(size=tuple(y.shape)))
+                    .to(real.dtype)
+                    .to(device=y.device, dtype=torch.float64)
+                    for _ in range(count)
+                )
             )
         first = by_path[self.paths[0]]
         self.is_scalar = self.paths == [()] and not first.is_complex() and first.numel() == 1

@@ -55,14 +55,23 @@ def check(
     ``gradient``); ``grad`` the gradient reverse mode checks (autograd's, or the user's).
     """
     chosen = []
+    native = not loss.placement.on_host_in_float64
     if "rev" in modes:
         chosen.append(Mode("rev", grad))
-    if "fwd" in modes:
+    if "fwd" in modes and native:
+        chosen.append(Mode("fwd", None, _modes.NATIVE))
+    elif "fwd" in modes:
         chosen.append(
             forward_mode(torch, loss, params, reseed, _modes.forward_sample(flatten(params)[1], options))
         )
     first = Options(reseed=reseed, **options)
-    second = (lambda: second_order(torch, loss, params, reseed, options)) if order == 2 else None
+    second: Optional[Callable[[], Report | Finding]] = None
+    if order == 2:
+        second = (
+            (lambda: _wording.not_checked(_modes.WHAT["hvp"], _modes.NATIVE))
+            if native
+            else (lambda: second_order(torch, loss, params, reseed, options))
+        )
     return _modes.check(loss, params, chosen, first, second)
 
 

@@ -10,6 +10,7 @@ The caller's arrays are only ever read.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import math
@@ -19,6 +20,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from . import _precision
 from ._aliasing import first_overlap
 from ._complex import PARTS, Pair, join, part_names, real_dtype
 from ._errors import StructureError
@@ -77,7 +79,7 @@ def _as_float_array(leaf: Any, name: str, *, gradient: bool = False, complex_ok:
         raise StructureError(
             f"{name} of type {type(leaf).__name__} cannot be read as an array ({error}){hint}"
         ) from error
-    if array.dtype.kind != "f" and not (complex_ok and array.dtype.kind == "c"):
+    if not (_precision.is_float(array.dtype) or (complex_ok and array.dtype.kind == "c")):
         raise StructureError(f"{name} {_not_float(leaf, array, gradient)}")
     return array
 
@@ -191,6 +193,11 @@ class Layout:
 
         return tree_map(build, self.treedef)
 
+    def retyped(self, dtype_of: Callable[[Tensor], Any]) -> Layout:
+        """The same layout with each tensor's dtype (the grid its values are rounded to) replaced."""
+        tensors = {t.name: dataclasses.replace(t, dtype=np.dtype(dtype_of(t))) for t in self.tensors}
+        return Layout(tuple(tensors.values()), tree_map(lambda t: tensors[t.name], self.treedef))
+
 
 def round_to_dtypes(
     layout: Layout, values: np.ndarray, components: Optional[np.ndarray] = None
@@ -210,7 +217,7 @@ def round_to_dtypes(
     for k in narrow:
         tensor = layout.tensors[k]
         where = tensor.slice if ids is None else ids == k
-        out[..., where] = out[..., where].astype(tensor.dtype)
+        out[..., where] = _precision.round_to(out[..., where], tensor.dtype)
     return out
 
 

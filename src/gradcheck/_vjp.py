@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import _linearity, _options, _wording
+from . import _linearity, _options, _precision, _wording
 from ._check import check
 from ._errors import LossValueError
 from ._linearity import linearity_tolerance
@@ -114,7 +114,7 @@ def check_vjp(
     raw = backward.raw(c1)
     report = check(loss, inputs, raw, method=method, eps=eps, seed=seed, components=components)
     first, dtypes = match_gradient(layout, raw)[:2]
-    coarsest = max(np.finfo(d).eps for d in (*dtypes, output.dtype, *(t.dtype for t in layout.tensors)))
+    coarsest = max(_precision.eps(d) for d in (*dtypes, output.dtype, *(t.dtype for t in layout.tensors)))
     tolerance = linearity_tolerance(float(coarsest))
     findings = _linearity.findings(backward.flat, layout, first, c1, c2, tolerance)
     if backward.wrote_cotangent:

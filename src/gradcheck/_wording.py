@@ -397,7 +397,7 @@ def failing_directions(
         name,
         f"the gradient of {name} disagrees with the loss along {failing} of {screened} random "
         f"directions (worst: analytic {analytic:.6e}, numerical {numerical:.6e}, {ratio:.0f}× its "
-        f"error); directions cannot say which entries: run strategy='certify' to locate them",
+        f"error); directions cannot say which entries: run without directions= to locate them",
         (),
         float(failing),
     )
@@ -412,6 +412,38 @@ def unresolved(name: Optional[str], entries: int, first: str, last: str) -> Find
         (first, last),
         float(entries),
     )
+
+
+def region(
+    name: str, shape: tuple[int, ...], local: np.ndarray, zero: bool, fitted: Optional[Scale]
+) -> Finding:
+    """A block that directional tests (low precision) pin down as wrong as a whole."""
+    where = _where(
+        Projections(
+            name,
+            shape,
+            local * 0.0,
+            local * 0.0,
+            local * 0.0 + 1,
+            local * 0.0,
+            np.ones(local.size, dtype=bool),
+            local=local,
+        ),
+        np.ones(local.size, dtype=bool),
+    )
+    names = tuple(component_name(name, shape, int(i)) for i in local[:EXAMPLES])
+    if zero:
+        text = (
+            f"the analytic gradient of {name} is zero in {where}, where the loss does change along "
+            f"random directions through those entries: is it masked out, or never written?"
+        )
+        return Finding("zero_gradient", name, text, names, float(local.size))
+    there = f": there analytic ≈ {times(fitted.factor)} numerical" if fitted is not None else ""
+    text = (
+        f"the gradient of {name} is wrong in {where}{there} (located by random directions through "
+        f"blocks of entries; in this precision single entries are not resolved)"
+    )
+    return Finding("wrong_components", name, text, names, float(local.size))
 
 
 # --- what the check left out or could not see -------------------------------------------------
@@ -539,6 +571,62 @@ def precision(relative_noise: float, detection_limit: float) -> Finding:
         f"{detection_limit:.1e} relative; run the check in float64 if your code allows it",
         (),
         detection_limit,
+    )
+
+
+def approximate(errors: dict[str, float]) -> Finding:
+    """Every tensor off by a small error with no pattern: an approximate gradient, not a bug."""
+    listed = ", ".join(f"{error:.1e} in {name}" for name, error in errors.items())
+    largest = max(errors.values())
+    return Finding(
+        "approximate",
+        None,
+        f"every tensor's gradient is off by a small error spread over its entries with no pattern "
+        f"(relative errors {listed}): this is what a gradient that is approximate by design looks "
+        f"like — implicit differentiation through a solver with a tolerance, a smoothed or "
+        f"regularized problem, an ODE adjoint, a float32 step inside float64 code — rather than a "
+        f"coding bug, which touches one term, some entries or one tensor. If this accuracy is "
+        f"expected, pass rtol={_round_up(largest)} to accept it",
+        (),
+        largest,
+    )
+
+
+def tolerated(errors: dict[str, float]) -> Finding:
+    """The tensors ``rtol`` accepts, with the errors the strict check saw."""
+    listed = ", ".join(f"{name} ({error:.1e})" for name, error in errors.items())
+    return Finding(
+        "tolerance",
+        None,
+        f"accepted by rtol: the relative errors of {listed} are within it; the strict check finds "
+        f"them wrong (the findings above say how)",
+        (),
+        max(errors.values()),
+    )
+
+
+def _round_up(value: float) -> str:
+    """The power of ten at or above ``value``, as an rtol to suggest (1e-07 for 4.1e-08)."""
+    return f"1e{math.ceil(math.log10(value)):+03d}" if value > 0 else "0"
+
+
+def low_precision(relative_noise: float, scale_limit: float, entry_limit: float, referenced: bool) -> Finding:
+    """What a low-precision check could see, in one sentence, and how to see further."""
+    further = (
+        "check in float64 (precision='float64') if the code allows it"
+        if referenced
+        else "check in float64 (precision='float64') if the code allows it, compare against a reference "
+        "implementation (reference=ref_fn), or test more directions (directions=64)"
+    )
+    return Finding(
+        "precision",
+        None,
+        f"the loss carries round-off noise of {relative_noise:.1e} relative to its value (float64 "
+        f"carries 1e-16, float32 1e-7, bfloat16 1e-3): this check caught a constant factor off by "
+        f"more than {scale_limit:.1e} in any tensor and a single entry off by more than "
+        f"{entry_limit:.1e} of its tensor's median |g|; to see further, {further}",
+        (),
+        scale_limit,
     )
 
 

@@ -1,20 +1,25 @@
 """JAX adapter: check ``jax.grad(f)`` (custom_vjp / custom_jvp rules included) numerically.
 
 Install with ``pip install "gradcheck[jax]"``. JAX is imported when `check` is called, never
-by ``import gradcheck``. The check runs with 64-bit types enabled (restored afterwards), and
-evaluates many perturbed points per call with ``jax.jit(jax.vmap(...))`` over the perturbed
-leaf only, so work that does not depend on that leaf is done once per call.
+by ``import gradcheck``. In float64 (where the code computes in float64) the check runs with
+64-bit types enabled (restored afterwards); natively (code that computes in bfloat16, float16
+or float32) each leaf keeps its dtype and device and JAX its 64-bit setting. It evaluates many
+perturbed points per call with ``jax.jit(jax.vmap(...))`` over the perturbed leaf only, so
+work that does not depend on that leaf is done once per call.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
 from . import _jax_modes, _options
+from ._check import check_against as _check_against
 from ._complex import part_names, split
 from ._evaluate._batched import CHUNK_BYTES
 from ._report._report import Report
@@ -57,6 +62,7 @@ def check(
     grad: Any = None,
     modes: Any = None,
     order: int = 1,
+    reference: Optional[Callable[[Any], Any]] = None,
     **options: Any,
 ) -> Report:
     """Check the gradient of ``f(params) -> scalar`` on a pytree of arrays.
@@ -77,6 +83,13 @@ def check(
             `gradcheck.check_hvp` with a random direction; rows ``hvp:<name>``).
         options: any option of `gradcheck.check` (``method``, ``eps``, ``seed``, ``workers``...).
             ``batched_loss`` is supplied (jit + vmap) unless ``workers``/``executor`` is given.
+            ``precision``: ``"auto"`` (default) checks in float64 where ``f`` computes in float64
+            when given float64 leaves, and natively (each leaf's own dtype and device) where it
+            raises or returns a narrower dtype; ``"float64"`` or ``"native"`` force one.
+        reference: the same function in plain JAX: then no finite difference is taken. The truth
+            is ``jax.grad(reference)`` on float64 copies of the leaves, and ``f``'s gradient, in
+            its own precision, is wrong where it misses the truth by more than rounding explains,
+            measured by ``jax.grad(reference)`` in ``f``'s precision.
 
     Returns:
         A `Report` over every mode and order checked.
@@ -88,26 +101,80 @@ def check(
     """
     jax = _jax()
     modes, order = _options.modes(modes), _options.order(order)
-    with _x64(jax):
-        problem = _FlatLoss(jax, f, params)
-        options = dict(options)
+    options = dict(options)
+    precision = options.pop("precision", "auto")
+    _options.choice("precision", precision, _options.PRECISIONS)
+    mode, why = _resolve(jax, f, params, precision)
+    with _x64(jax) if mode == "float64" else contextlib.nullcontext():
+        problem = _FlatLoss(jax, f, params, native=mode == "native")
         if (
             options.get("workers") is None
             and options.get("executor") is None
             and "batched_loss" not in options
         ):
             options["batched_loss"] = _VmapLoss(problem)
-        return _jax_modes.check(problem, problem.gradient_of(grad), options, modes, order)
+        if reference is None:
+            report = _jax_modes.check(problem, problem.gradient_of(grad), options, modes, order)
+        else:
+            _options.function("reference", reference, signature="of the same params as f")
+            options.pop("batched_loss", None)  # no finite differences: nothing to batch
+            truth, rounded = _reference_gradients(jax, reference, params, mode)
+            report = _check_against(
+                problem.loss, problem.flat, problem.gradient_of(grad), truth, rounded, **options
+            )
+    dtypes = sorted({str(v.dtype) for v in problem.flat.values()})
+    described = "float64" if mode == "float64" else f"native {'/'.join(dtypes)}"
+    settings = dataclasses.replace(report.settings, precision=described, precision_reason=why)
+    return dataclasses.replace(report, settings=settings)
+
+
+def _reference_gradients(
+    jax: Any, reference: Callable[[Any], Any], params: Any, mode: str
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """``jax.grad(reference)`` on float64 copies of the leaves (the truth), and in the precision
+    the kernel is checked in (what rounding alone does to a correct implementation)."""
+    with _x64(jax):
+        wide = _FlatLoss(jax, reference, params)
+        truth = wide.gradient_of(None)(wide.flat)
+    with _x64(jax) if mode == "float64" else contextlib.nullcontext():
+        same = _FlatLoss(jax, reference, params, native=mode == "native")
+        rounded = same.gradient_of(None)(same.flat)
+    return truth, rounded
+
+
+def _resolve(jax: Any, f: Callable[[Any], Any], params: Any, precision: str) -> tuple[str, str]:
+    """("float64" or "native", why): ``precision``, or what ``f`` does with float64 leaves."""
+    if precision != "auto":
+        return precision, f"precision={precision!r} asked for"
+    with _x64(jax):
+        wide = jax.tree_util.tree_map(_widened, params)
+        try:
+            value = jax.jit(f)(wide)
+        except Exception as error:  # a kernel (Pallas, a custom call) that refuses float64
+            text = str(error).splitlines()[0][:80] if str(error) else ""
+            return "native", f"f raised {type(error).__name__} for float64 leaves" + (
+                f" ({text})" if text else ""
+            )
+    dtype = str(getattr(value, "dtype", "float64"))
+    if dtype != "float64":
+        return "native", f"f returned {dtype} for float64 leaves"
+    return "float64", "f computes in float64 when given float64 leaves"
+
+
+def _widened(leaf: Any) -> np.ndarray:
+    """A leaf in float64 (complex128 for a complex one)."""
+    return np.asarray(leaf, dtype=np.complex128 if np.iscomplexobj(leaf) else np.float64)
 
 
 class _FlatLoss:
-    """The params as a flat dict of float64 arrays keyed by path names, and f on that dict.
+    """The params as a flat dict of arrays keyed by path names (float64, or each leaf's own
+    dtype when ``native``), and f on that dict.
 
     A complex leaf ``z`` is two real entries, ``z.real`` and ``z.imag`` (`_complex`), joined
     again before f sees it.
     """
 
-    def __init__(self, jax: Any, f: Callable[[Any], Any], params: Any) -> None:
+    def __init__(self, jax: Any, f: Callable[[Any], Any], params: Any, native: bool = False) -> None:
         self.jax, self.f = jax, f
         pairs, self.treedef = jax.tree_util.tree_flatten_with_path(params)
         self.names = [path_name(tuple(_key(k) for k in path)) for path, _ in pairs]
@@ -115,16 +182,34 @@ class _FlatLoss:
         self.complex = {name for name, leaf in zip(self.names, leaves, strict=True) if leaf.dtype.kind == "c"}
         self.flat: dict[str, np.ndarray] = {}
         for name, leaf in zip(self.names, leaves, strict=True):
-            self.flat.update(self._parts(name, leaf))
+            self.flat.update(self._parts(name, leaf, native))
+        default = jax.devices()[0]
+        devices = {name: _device(leaf) for name, (_, leaf) in zip(self.names, pairs, strict=True)}
+        self.devices = {
+            key: None if devices[name] in (None, default) else devices[name]
+            for name in self.names
+            for key in (part_names(name) if name in self.complex else (name,))
+        }
         self.compiled = jax.jit(f)
 
-    def _parts(self, name: str, leaf: np.ndarray) -> dict[str, np.ndarray]:
-        """A leaf as float64 entries of the flat dict: itself, or a complex one's two parts."""
+    def _parts(self, name: str, leaf: np.ndarray, native: bool) -> dict[str, np.ndarray]:
+        """A leaf as entries of the flat dict (float64, or its own real dtype when ``native``):
+        itself, or a complex one's two parts."""
+        dtype = None if native else np.float64
         if name in self.complex:
-            return dict(
-                zip(part_names(name), (np.asarray(p, dtype=np.float64) for p in split(leaf)), strict=True)
-            )
-        return {name: np.array(leaf, dtype=np.float64)}
+            return dict(zip(part_names(name), (np.array(p, dtype=dtype) for p in split(leaf)), strict=True))
+        return {name: np.array(leaf, dtype=dtype, copy=True)}
+
+    def leaves(self, flat: dict[str, Any]) -> dict[str, Any]:
+        """The core's float64 arrays (or stacks) as arrays of each leaf's dtype on its device: the
+        values are on that dtype's grid already, so the cast is exact."""
+        typed = {
+            name: np.asarray(value).astype(self.flat[name].dtype, copy=False) for name, value in flat.items()
+        }
+        return {
+            name: value if self.devices[name] is None else self.jax.device_put(value, self.devices[name])
+            for name, value in typed.items()
+        }
 
     def tree(self, flat: dict[str, Any]) -> Any:
         leaves = [
@@ -136,7 +221,7 @@ class _FlatLoss:
         return self.treedef.unflatten(leaves)
 
     def loss(self, flat: dict[str, np.ndarray]) -> float:
-        return float(self.compiled(self.tree(flat)))
+        return float(self.compiled(self.tree(self.leaves(flat))))
 
     def gradient_of(self, grad: Any) -> Any:
         """The gradient as a flat dict by path name: ``jax.grad(f)``, or the user's pytree / callable."""
@@ -144,9 +229,7 @@ class _FlatLoss:
             grad = self.jax.jit(self.jax.grad(self.f))
         if not callable(grad):
             return self._flat(grad)
-        return lambda flat: self._flat(
-            grad(self.tree({k: self.jax.numpy.asarray(v) for k, v in flat.items()}))
-        )
+        return lambda flat: self._flat(grad(self.tree(self.leaves(flat))))
 
     def _flat(self, tree: Any) -> dict[str, np.ndarray]:
         """A gradient pytree as the flat dict. JAX's gradient of a real f in a complex z is
@@ -177,7 +260,7 @@ class _VmapLoss(VmapLoss):
         super().__init__(list(problem.flat), [v.shape for v in problem.flat.values()])
         self.problem = problem
         jax = problem.jax
-        self.base = {k: jax.numpy.asarray(v) for k, v in problem.flat.items()}
+        self.base = {k: jax.numpy.asarray(v) for k, v in problem.leaves(problem.flat).items()}
         self.per_leaf: dict[str, Any] = {}
 
         def of_row(leaves: Any) -> Any:
@@ -188,10 +271,11 @@ class _VmapLoss(VmapLoss):
     def rows(self, leaves: dict[str, np.ndarray]) -> np.ndarray:
         count = len(next(iter(leaves.values())))
         size = _rows_per_call(count, int(self.offsets[-1]))
-        return _padded(self.compiled_rows, leaves, count, size)
+        typed = {k: v.astype(self.problem.flat[k].dtype) for k, v in leaves.items()}
+        return _padded(self.compiled_rows, typed, count, size)
 
     def changes(self, name: str, local: np.ndarray, values: np.ndarray) -> np.ndarray:
-        changes = {"at": local.astype(np.int64), "value": values}
+        changes = {"at": local.astype(np.int64), "value": values.astype(self.problem.flat[name].dtype)}
         size = _rows_per_call(local.size, self.problem.flat[name].size)
         return _padded(self._leaf_function(name), changes, local.size, size)
 
@@ -231,3 +315,12 @@ def _padded(
         }
         out[start:stop] = np.asarray(function(filled))[: stop - start]
     return out
+
+
+def _device(leaf: Any) -> Any:
+    """The device a JAX array lives on (None for NumPy arrays and scalars: JAX's default)."""
+    devices = getattr(leaf, "devices", None)
+    if not callable(devices):
+        return None
+    found = devices()
+    return next(iter(found)) if len(found) == 1 else None

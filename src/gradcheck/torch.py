@@ -3,9 +3,10 @@
 Install with ``pip install "gradcheck[torch]"`` (PyTorch pinned to the CPU build ``torch==2.13.0``).
 PyTorch is imported when a function here is called, never by ``import gradcheck``.
 
-The numerics run on a float64 deep copy of the model, inside ``torch.random.fork_rng``: your
-model, its parameters, their ``.grad``, its buffers (BatchNorm running statistics) and the
-global RNG state are exactly as before. Many perturbed parameter vectors are evaluated per
+The loss is evaluated on a deep copy of the model, inside ``torch.random.fork_rng``: your model,
+its parameters, their ``.grad``, its buffers (BatchNorm running statistics) and the global RNG
+state are exactly as before. ``precision`` (`_torch_precision`) says in which dtype: float64
+copies where the code computes in float64, else each tensor's own dtype and device. Many perturbed parameter vectors are evaluated per
 call with ``torch.func.vmap`` over the perturbed tensor only, so work that does not depend on
 it (the layers before it) runs once per call, not once per point. An ``nn.Sequential`` goes
 further (see ``_torch_sequential``): it starts each point at the layer it changes, and a
@@ -22,11 +23,13 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import _options, _torch_contracts, _torch_modes, _wording
+from . import _options, _torch_contracts, _torch_modes, _torch_precision, _wording
+from ._check import check_against as _check_against
 from ._errors import LossRaisedError, LossValueError, OptionError
 from ._evaluate._batched import CHUNK_BYTES
 from ._report._report import Report
 from ._torch_function import Inputs, Outputs, widened
+from ._torch_precision import Placement, described
 from ._torch_sequential import SequentialPlan
 from ._tree import Layout, flatten, match_gradient, tree_map
 from ._vmap import VmapLoss
@@ -88,13 +91,19 @@ def check_module(
         raise OptionError("check_module needs a batch: check_module(model, loss_fn, inputs..., target)")
     seed = _seed(options)
     modes, order = _options.modes(modes), _options.order(order)
+    precision = _torch_precision.option(options)
     with torch.random.fork_rng(devices=[]):
-        work = _float64_copy(torch, model, eval_mode)
-        names = [name for name, p in work.named_parameters() if p.requires_grad]
-        params = {name: p.detach().numpy().copy() for name, p in work.named_parameters() if p.requires_grad}
-        inputs = tuple(_float64(torch, b) for b in batch)
-        loss = _ModuleLoss(work, loss_fn, inputs, names)
-        return _run(torch, loss, params, seed, options, modes=modes, order=order)
+        mode, why = _torch_precision.resolve(
+            torch, precision, "the model", lambda: _module_in_float64(torch, model, loss_fn, batch, seed)
+        )
+        work = _working_copy(torch, model, eval_mode, mode)
+        trained = {name: p for name, p in work.named_parameters() if p.requires_grad}
+        placement = Placement.of(torch, trained, mode)
+        params = {name: placement.array(torch, name, p) for name, p in trained.items()}
+        inputs = tuple(_float64(torch, b) if mode == "float64" else _detached(torch, b) for b in batch)
+        loss = _ModuleLoss(work, loss_fn, inputs, list(trained), placement)
+        report = _run(torch, loss, params, seed, options, modes=modes, order=order)
+    return _with_precision(report, described(mode, (p.dtype for p in trained.values())), why)
 
 
 def check_function(
@@ -103,6 +112,7 @@ def check_function(
     modes: Any = None,
     order: int = 1,
     contracts: bool = True,
+    reference: Optional[Callable[..., Any]] = None,
     **options: Any,
 ) -> Report:
     """Check the autograd gradient of ``fn(*inputs)`` (e.g. a custom ``torch.autograd.Function``).
@@ -114,12 +124,23 @@ def check_function(
     Non-finite input entries (a -inf mask) are left unperturbed and reported as unchecked.
 
     The outputs may be any pytree of tensors; the differentiable ones (floating-point or complex,
-    requiring grad) are reduced with a seeded random cotangent v (``Σ v·fn(*inputs)``), which
-    checks the vector-Jacobian product autograd computes; integer or boolean outputs and
-    outputs returned without grad are ignored. With several differentiable outputs, each one is
-    then also checked alone, the others' gradients left undefined (as a loss that uses one output
-    leaves them): a backward that mishandles an undefined output gradient fails that check, and
-    its report comes back with an ``undefined_gradient`` finding.
+    requiring grad) are reduced with a seeded random cotangent v (``Σ v·fn(*inputs)``, summed in
+    float64), which checks the vector-Jacobian product autograd computes; integer or boolean
+    outputs and outputs returned without grad are ignored. With several differentiable outputs,
+    each one is then also checked alone, the others' gradients left undefined (as a loss that
+    uses one output leaves them): a backward that mishandles an undefined output gradient fails
+    that check, and its report comes back with an ``undefined_gradient`` finding.
+
+    ``precision="auto"`` (default) runs ``fn`` once on float64 copies: a kernel that raises
+    (float32 only) or returns a narrower dtype (it casts down inside) is checked in its own dtype
+    and on its own device, with directional regressions that reach that precision's limit;
+    ``"float64"`` and ``"native"`` force one or the other.
+
+    With ``reference=ref_fn`` (the same function in plain PyTorch) no finite difference is
+    taken: the truth is ``ref_fn``'s gradient on float64 copies of the inputs, and the kernel's
+    gradient, in its own precision, is wrong where it misses the truth by more than rounding
+    explains, measured by running ``ref_fn`` in the kernel's precision. The findings (scale,
+    sign, transpose, rows, entries) are those of any check.
 
     ``contracts=True`` (default) also checks what a custom op owes its callers, on clones of the
     inputs in their own dtype and device: inputs not mutated, outputs not aliasing inputs
@@ -128,13 +149,16 @@ def check_function(
     vmap of the backward equal to a loop where vmap applies (``contract`` findings, failing).
 
     Args:
-        fn: the function, called as ``fn(*inputs)`` with float64 (complex128) copies.
+        fn: the function, called as ``fn(*inputs)`` with float64 (complex128) copies, or with
+            copies in the inputs' own dtype and device when checked natively.
         inputs: its arguments; tensors, pytrees of tensors and any other values.
         modes: as in `check_module`: by default the backward and, where the Function defines
             ``jvp``, its forward mode.
         order: as in `check_module`: 2 also checks its double backward.
         contracts: also check the contracts of a custom op (above).
-        options: any option of `gradcheck.check` (``method``, ``eps``, ``seed``...).
+        reference: the same function written plainly, to check ``fn`` against (above).
+        options: any option of `gradcheck.check` (``method``, ``eps``, ``seed``...) and
+            ``precision`` (``"auto"``, ``"float64"``, ``"native"``).
 
     Returns:
         A `Report`.
@@ -151,16 +175,51 @@ def check_function(
     torch = _torch()
     seed = _seed(options)
     modes, order = _options.modes(modes), _options.order(order)
-    given = Inputs(torch, inputs)
+    precision = _torch_precision.option(options)
     with torch.random.fork_rng(devices=[]):
         _reseed(seed)
+        mode, why = _torch_precision.resolve(
+            torch, precision, "the function", lambda: fn(*tree_map(lambda x: _float64(torch, x), inputs))
+        )
+        given = Inputs(torch, inputs, native=mode == "native")
+        _reseed(seed)
         outputs = Outputs(torch, given.probe(fn), seed)
-        params = given.params()
-        loss = _FunctionLoss(fn, given, outputs)
-        report = _run(torch, loss, params, seed, options, modes=modes, order=order)
-        if report.passed and len(outputs) > 1:
-            report = _each_output_alone(torch, loss, params, seed, options, report)
-        return _torch_contracts.added(torch, report, fn, inputs, seed) if contracts else report
+        placement = given.placement(mode)
+        params = given.params(placement)
+        loss = _FunctionLoss(fn, given, outputs, placement)
+        if reference is not None:
+            report = _against(torch, reference, inputs, loss, params, seed, options)
+        else:
+            report = _run(torch, loss, params, seed, options, modes=modes, order=order)
+            if report.passed and len(outputs) > 1:
+                report = _each_output_alone(torch, loss, params, seed, options, report)
+            if contracts:
+                report = _torch_contracts.added(torch, report, fn, inputs, seed)
+    return _with_precision(report, described(mode, placement.dtypes.values()), why)
+
+
+def _against(
+    torch: Any,
+    reference: Callable[..., Any],
+    inputs: tuple[Any, ...],
+    kernel: _FunctionLoss,
+    params: dict[str, np.ndarray],
+    seed: int,
+    options: dict[str, Any],
+) -> Report:
+    """The kernel's gradient against ``reference``'s: in float64 (the truth) and in the kernel's
+    precision (what rounding alone does), with the same inputs and cotangent."""
+    _options.function("reference", reference, signature="taking the same inputs as fn")
+    wide = Inputs(torch, inputs)
+    in_float64 = Placement(
+        {k: torch.float64 for k in kernel.placement.dtypes}, dict(kernel.placement.devices)
+    )
+    reseed = functools.partial(_reseed, seed)
+    reseed()
+    truth = _FunctionLoss(reference, wide, kernel.outputs, in_float64).gradient(params)
+    reseed()
+    rounded = dataclasses.replace(kernel, fn=reference).gradient(params)
+    return _check_against(kernel, params, kernel.gradient, truth, rounded, reseed=reseed, **options)
 
 
 def _each_output_alone(
@@ -223,14 +282,22 @@ def check(
     torch = _torch()
     seed = _seed(options)
     modes, order = _options.modes(modes), _options.order(order)
-    theta, layout = flatten(
-        tree_map(lambda t: _float64(torch, t).numpy() if _is_tensor(torch, t) else t, params)
-    )
-    flat = {t.name: theta[t.slice].reshape(t.shape).copy() for t in layout.tensors}
+    precision = _torch_precision.option(options)
     with torch.random.fork_rng(devices=[]):
-        tree_loss = _TreeLoss(loss, layout)
+        _reseed(seed)
+        mode, why = _torch_precision.resolve(
+            torch, precision, "the loss", lambda: loss(tree_map(lambda t: _float64(torch, t), params))
+        )
+        convert = _float64 if mode == "float64" else _detached
+        tensors = tree_map(lambda t: convert(torch, t), params)
+        theta, layout = flatten(tree_map(lambda t: _to_numpy(torch, t), tensors))
+        leaves = {t.name: _part(_leaf(tensors, t.path), t.part) for t in layout.tensors}
+        placement = Placement.of(torch, leaves, mode)
+        flat = {name: placement.array(torch, name, leaf) for name, leaf in leaves.items()}
+        tree_loss = _TreeLoss(loss, layout, placement)
         given = None if grad is None else tree_loss.given(grad)
-        return _run(torch, tree_loss, flat, seed, options, grad=given, modes=modes, order=order)
+        report = _run(torch, tree_loss, flat, seed, options, grad=given, modes=modes, order=order)
+    return _with_precision(report, described(mode, (t.dtype for t in leaves.values())), why)
 
 
 def _seed(options: dict[str, Any]) -> int:
@@ -267,8 +334,11 @@ def _reseed(seed: int) -> None:
     _torch().default_generator.manual_seed(seed)
 
 
-def _float64_copy(torch: Any, model: Any, eval_mode: bool) -> Any:
-    work = copy.deepcopy(model).to(torch.float64)
+def _working_copy(torch: Any, model: Any, eval_mode: bool, mode: str) -> Any:
+    """A deep copy of the model (float64, or in its own dtypes), with BatchNorm made stateless."""
+    work = copy.deepcopy(model)
+    if mode == "float64":
+        work = work.to(torch.float64)
     if eval_mode:
         work.eval()
     for module in work.modules():
@@ -285,10 +355,52 @@ def _float64(torch: Any, value: Any) -> Any:
     return widened(torch, value) if isinstance(value, torch.Tensor) else value
 
 
+def _detached(torch: Any, value: Any) -> Any:
+    """A tensor as it is (dtype and device), cut from the caller's autograd graph."""
+    return value.detach() if isinstance(value, torch.Tensor) else value
+
+
+def _to_numpy(torch: Any, value: Any) -> Any:
+    return _torch_precision.to_numpy(torch, value) if _is_tensor(torch, value) else value
+
+
+def _leaf(tree: Any, path: tuple[Any, ...]) -> Any:
+    for key in path:
+        tree = tree[key]
+    return tree
+
+
+def _module_in_float64(
+    torch: Any, model: Any, loss_fn: Callable[..., Any], batch: tuple[Any, ...], seed: int
+) -> Any:
+    """The model's loss on a float64 copy of model and batch (run once to see what it computes in)."""
+    work = copy.deepcopy(model).to(torch.float64)
+    inputs = tuple(_float64(torch, b) for b in batch)
+    _reseed(seed)
+    with torch.no_grad():
+        output = work(*inputs[:-1]) if len(inputs) > 1 else work(*inputs)
+        return (output, loss_fn(output, inputs[-1]) if len(inputs) > 1 else loss_fn(output))
+
+
+def _with_precision(report: Report, precision: str, why: str) -> Report:
+    """The report with the precision the adapter chose, and why, in its settings."""
+    settings = dataclasses.replace(report.settings, precision=precision, precision_reason=why)
+    return dataclasses.replace(report, settings=settings)
+
+
+def _part(value: Any, part: Any) -> Any:
+    """A complex tensor's real or imaginary part (``part``), or the tensor itself."""
+    return getattr(value, part) if part else value
+
+
 class _Loss:
-    """A picklable loss of a dict of float64 arrays, with its autograd gradient and vmap form."""
+    """A picklable loss of a dict of float64 arrays, with its autograd gradient and vmap form.
+
+    ``placement`` turns each array into a tensor of its leaf's dtype on its leaf's device.
+    """
 
     names: Sequence[str]
+    placement: Placement
 
     def plan(self, torch: Any, reseed: Callable[[], Any]) -> Optional[SequentialPlan]:
         """A layer-by-layer evaluation plan, where the structure allows one."""
@@ -297,55 +409,84 @@ class _Loss:
     def scalar(self, params: dict[str, Any]) -> Any:
         raise NotImplementedError
 
+    def tensors(self, tree: dict[str, np.ndarray]) -> dict[str, Any]:
+        torch = _torch()
+        return {k: self.placement.tensor(torch, k, v) for k, v in tree.items()}
+
     def __call__(self, tree: dict[str, np.ndarray]) -> float:
         torch = _torch()
         with torch.no_grad():
-            return float(self.scalar({k: torch.from_numpy(v) for k, v in tree.items()}))
+            return float(self.scalar(self.tensors(tree)))
 
     def gradient(self, tree: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         torch = _torch()
-        params = {k: torch.tensor(v, requires_grad=True) for k, v in tree.items()}
+        params = {k: t.requires_grad_(True) for k, t in self.tensors(tree).items()}
         grads = torch.autograd.grad(self.scalar(params), list(params.values()), allow_unused=True)
-        return {k: _gradient_array(g, tree[k]) for k, g in zip(params, grads, strict=True)}
+        return {
+            k: self.placement.array(torch, k, _gradient_tensor(torch, g, params[k]))
+            for k, g in zip(params, grads, strict=True)
+        }
 
 
-def _gradient_array(grad: Any, like: np.ndarray) -> np.ndarray:
-    """An autograd gradient as NumPy: None (unused) and a ZeroTensor (a known zero) read as zeros."""
+def _gradient_tensor(torch: Any, grad: Any, like: Any) -> Any:
+    """An autograd gradient: None (unused) and a ZeroTensor (a known zero) read as zeros, with
+    its conjugate and negative bits resolved."""
     if grad is None or grad._is_zerotensor():
-        return np.zeros_like(like)
-    return grad.detach().resolve_conj().resolve_neg().numpy()
+        return torch.zeros_like(like)
+    return grad.detach().resolve_conj().resolve_neg()
 
 
 class _ModuleLoss(_Loss):
     def __init__(
-        self, model: Any, loss_fn: Callable[..., Any], batch: tuple[Any, ...], names: list[str]
+        self,
+        model: Any,
+        loss_fn: Callable[..., Any],
+        batch: tuple[Any, ...],
+        names: list[str],
+        placement: Placement,
     ) -> None:
         self.model, self.loss_fn, self.batch, self.names = model, loss_fn, batch, names
+        self.placement = placement
 
     def plan(self, torch: Any, reseed: Callable[[], Any]) -> Optional[SequentialPlan]:
-        if not SequentialPlan.applies(torch, self.model, self.batch):
+        # The plan's rank-one updates round differently from the model's own forward, which only
+        # float64 makes negligible; it also works on host arrays.
+        if not self.placement.on_host_in_float64 or not SequentialPlan.applies(torch, self.model, self.batch):
             return None
         return SequentialPlan(torch, self.model, self.output_loss, self.batch[0], reseed)
 
     def output_loss(self, output: Any) -> Any:
-        return self.loss_fn(output, self.batch[-1]) if len(self.batch) > 1 else self.loss_fn(output)
+        """The loss function on the model's output; a narrower output is widened to float64
+        first, so that only the model's own arithmetic limits the check."""
+        torch = _torch()
+        if output.is_floating_point() and output.dtype != torch.float64:
+            output = output.to(torch.float64)
+        target = self.batch[-1]
+        if len(self.batch) > 1 and target.is_floating_point() and target.dtype != torch.float64:
+            target = target.to(torch.float64)
+        return self.loss_fn(output, target) if len(self.batch) > 1 else self.loss_fn(output)
 
     def scalar(self, params: dict[str, Any]) -> Any:
         from torch.func import functional_call
 
-        if len(self.batch) == 1:
-            return self.loss_fn(functional_call(self.model, params, self.batch))
-        return self.loss_fn(functional_call(self.model, params, self.batch[:-1]), self.batch[-1])
+        inputs = self.batch[:-1] if len(self.batch) > 1 else self.batch
+        return self.output_loss(functional_call(self.model, params, inputs))
 
 
 @dataclasses.dataclass
 class _FunctionLoss(_Loss):
-    """Σ v·fn(*inputs) over the differentiable outputs (output ``only`` alone), of the checked inputs."""
+    """Σ v·fn(*inputs) over the differentiable outputs (output ``only`` alone), of the checked
+    inputs, each evaluated in its dtype on its device (``placement``)."""
 
     fn: Callable[..., Any]
     inputs: Inputs
     outputs: Outputs
+    placement: Placement
     only: Optional[int] = None
+
+    @property
+    def names(self) -> list[str]:  # type: ignore[override]
+        return list(self.placement.dtypes)
 
     def scalar(self, params: dict[str, Any]) -> Any:
         return self.outputs.loss(self.fn(*self.inputs.args(params)), self.only)
@@ -369,9 +510,10 @@ class _FunctionLoss(_Loss):
 class _TreeLoss(_Loss):
     """The user's loss of a pytree of tensors, seen as a loss of a flat dict keyed by path names."""
 
-    def __init__(self, loss: Callable[[Any], Any], layout: Layout) -> None:
+    def __init__(self, loss: Callable[[Any], Any], layout: Layout, placement: Placement) -> None:
         self.loss, self.layout = loss, layout
         self.names = [t.name for t in layout.tensors]
+        self.placement = placement
 
     def tree(self, flat: dict[str, Any]) -> Any:
         return self.layout.rebuild(lambda t: flat[t.name], join=_torch().complex)
@@ -390,10 +532,8 @@ class _TreeLoss(_Loss):
         torch = _torch()
 
         def flat_gradient(tree: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-            value = (
-                grad(self.tree({k: torch.from_numpy(v) for k, v in tree.items()})) if callable(grad) else grad
-            )
-            numeric = tree_map(lambda g: _float64(torch, g).numpy() if _is_tensor(torch, g) else g, value)
+            value = grad(self.tree(self.tensors(tree))) if callable(grad) else grad
+            numeric = tree_map(lambda g: _to_numpy(torch, g), value)
             vector, _, _ = match_gradient(self.layout, numeric)
             return {t.name: vector[t.slice].reshape(t.shape) for t in self.layout.tensors}
 
@@ -409,7 +549,7 @@ class _VmapLoss(VmapLoss):
         super().__init__(list(params), [v.shape for v in params.values()])
         self.torch, self.loss, self.reseed = torch, loss, reseed
         self.plan = loss.plan(torch, reseed)
-        self.base = {k: torch.from_numpy(v.copy()) for k, v in params.items()}
+        self.base = loss.tensors(params)
         self.row_bytes = 8 * (_activation_numel(torch, loss, self.base) + 1)
 
     def _vmapped(self, batched: dict[str, Any]) -> np.ndarray:
@@ -420,10 +560,10 @@ class _VmapLoss(VmapLoss):
         self.reseed()
         with self.torch.no_grad():
             out = vmap(lambda p: self.loss.scalar({**fixed, **p}), randomness="same")(batched)
-        return out.numpy()
+        return out.to(self.torch.float64).cpu().numpy()
 
     def rows(self, leaves: dict[str, np.ndarray]) -> np.ndarray:
-        return self._vmapped({k: self.torch.from_numpy(v) for k, v in leaves.items()})
+        return self._vmapped(self.loss.tensors(leaves))
 
     def changes(self, name: str, local: np.ndarray, values: np.ndarray) -> np.ndarray:
         at = self.plan.owner(name) if self.plan is not None else None
@@ -431,14 +571,14 @@ class _VmapLoss(VmapLoss):
             return self.plan.losses(*at, local, values)
         base = self.base[name]
         out = np.empty(local.size)
-        rows = max(1, CHUNK_BYTES // (base.numel() * 8 + self.row_bytes))
-        for start in range(0, local.size, rows):
-            part = slice(start, start + rows)
+        per_call = max(1, CHUNK_BYTES // (base.numel() * 8 + self.row_bytes))
+        for start in range(0, local.size, per_call):
+            part = slice(start, start + per_call)
             count = len(local[part])
             stack = base.reshape(1, -1).repeat(count, 1)
-            stack[self.torch.arange(count), self.torch.from_numpy(local[part])] = self.torch.from_numpy(
-                values[part]
-            )
+            which = self.torch.arange(count, device=stack.device)
+            at = self.torch.from_numpy(local[part]).to(stack.device)
+            stack[which, at] = self.torch.from_numpy(values[part]).to(device=stack.device, dtype=stack.dtype)
             out[part] = self._vmapped({name: stack.reshape(count, *base.shape)})
         return out
 

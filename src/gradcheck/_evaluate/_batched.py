@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import _precision
 from .._errors import BatchedLossError, ComplexStepError, LossRaisedError, NonFiniteError
 from .._tree import round_to_dtypes
 from ._progress import Advance
@@ -131,7 +132,7 @@ class Batched:
         j0 = evaluator.j0
         # Vectorised and one-at-a-time code round differently, by far less than sqrt(ε) relative;
         # a batched loss that computes another function (a missing term, other data) differs by more.
-        eps = max(float(np.finfo(t.dtype).eps) for t in evaluator.layout.tensors)
+        eps = max(_precision.eps(t.dtype) for t in evaluator.layout.tensors)
         if abs(j_batched - j0) > math.sqrt(eps) * max(abs(j0), abs(j_batched)):
             raise BatchedLossError(
                 f"batched_loss gives {j_batched!r} at the unperturbed params but loss gives {j0!r}: "

@@ -7,9 +7,10 @@ evaluation costs the loss call and nothing proportional to the number of paramet
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any, Optional, Protocol
 
@@ -71,6 +72,7 @@ class Evaluator:
         complex_step: bool = False,
         backend: Optional[Backend] = None,
         progress: Optional[Progress] = None,
+        native: bool = False,
     ) -> None:
         self.loss = loss
         self.layout = layout
@@ -80,7 +82,8 @@ class Evaluator:
         self.backend = backend
         self.progress = progress or Progress(enabled=False)
         self.j0: Optional[float] = None  # J(θ) once probed: batched backends check against it
-        dtype = np.complex128 if complex_step else np.float64
+        self.native = native  # the loss gets arrays of each tensor's own dtype, not float64 copies
+        dtype = np.complex128 if complex_step else None if native else np.float64
         self.tree = layout.unflatten(theta, dtype=dtype)
         self._leaves = _leaf_arrays(self.tree, layout)
         # Flat views to write components through (a complex parameter's real or imaginary part).
@@ -99,7 +102,7 @@ class Evaluator:
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickle as a fresh serial evaluator of the same loss at the same θ (what a worker runs)."""
-        return _serial, (self.loss, self.layout, self.theta, self.reseed, self.complex_step)
+        return _serial, (self.loss, self.layout, self.theta, self.reseed, self.complex_step, self.native)
 
     def _call(self, where: Where, perturbed: bool = True) -> complex | float:
         """One loss evaluation at the working copy; ``where`` describes the point (built lazily)."""
@@ -230,6 +233,17 @@ class Evaluator:
             for part, view in zip(self._slices, self._views, strict=True):
                 view[:] = self.theta[part]
 
+    @contextlib.contextmanager
+    def rounding_to(self, layout: Layout) -> Iterator[None]:
+        """Round perturbed points to ``layout``'s dtypes inside (the grids the loss reads its
+        tensors on, `_grid`); the working copy and its dtype stay as they are."""
+        before = self.layout, self._narrow
+        self.layout, self._narrow = layout, any(t.dtype != np.float64 for t in layout.tensors)
+        try:
+            yield
+        finally:
+            self.layout, self._narrow = before
+
     def assert_unchanged(self) -> None:
         """Raise if the loss wrote into its params or replaced arrays in their structure."""
         replaced = _replaced(self.tree, self.layout, self._leaves)
@@ -276,9 +290,14 @@ class Evaluator:
 
 
 def _serial(
-    loss: Loss, layout: Layout, theta: np.ndarray, reseed: Optional[Callable[[], Any]], complex_step: bool
+    loss: Loss,
+    layout: Layout,
+    theta: np.ndarray,
+    reseed: Optional[Callable[[], Any]],
+    complex_step: bool,
+    native: bool,
 ) -> Evaluator:
-    return Evaluator(loss, layout, theta, reseed=reseed, complex_step=complex_step)
+    return Evaluator(loss, layout, theta, reseed=reseed, complex_step=complex_step, native=native)
 
 
 def backend_for(options: Options) -> Optional[Backend]:

@@ -15,6 +15,7 @@ from typing import Any, Union
 import numpy as np
 
 from .._errors import LossValueError, NonFiniteError
+from .._precision import is_float
 
 Where = Union[str, Callable[[], str]]
 
@@ -75,7 +76,7 @@ def _as_array(value: Any, where: Callable[[], str]) -> np.ndarray:
 
 def _number(array: np.ndarray, value: Any, where: Callable[[], str]) -> Any:
     """The one element of ``array`` as a Python number, if its type is a real or complex float."""
-    kind = array.dtype.kind
+    kind = "f" if is_float(array.dtype) else array.dtype.kind  # bfloat16 (ml_dtypes) reads as 'V'
     item = array.reshape(()).item()
     if kind == "O" and isinstance(item, numbers.Number) and not isinstance(item, numbers.Integral):
         return item if isinstance(item, complex) else float(item)  # type: ignore[arg-type]  # Fraction, Decimal

@@ -117,7 +117,8 @@ def fields_from_dict(data: dict[str, Any]) -> dict[str, Any]:
                 "shape": tuple(row["shape"]),
                 **{
                     k: number(row[k])
-                    for k in ("difference", "max_abs_error", "detection_limit", "entry_limit")
+                    for k in ("difference", "max_abs_error", "detection_limit", "entry_limit", "scale_limit")
+                    if k in row
                 },
             }
         )

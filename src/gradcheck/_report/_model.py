@@ -35,6 +35,9 @@ class TensorRow:
     # SAFETY × the largest error of the last screen's tests, for any entry of the tensor, and
     # ``detection_limit`` is then this limit divided by the tensor's median |g|.
     entry_limit: float = math.nan
+    # Regression check: the smallest constant relative factor over the whole tensor sure to be
+    # caught (its directions add up coherently, so far below the entry limit); nan otherwise.
+    scale_limit: float = math.nan
 
     @property
     def passed(self) -> bool:
@@ -101,6 +104,9 @@ class Settings:
     # What was checked, as the verdict names it: "gradients", "Hessian-vector products", "JVPs"
     # or "derivatives" (several modes or orders in one report).
     checked: str = "gradients"
+    precision: str = "float64"  # what the loss was evaluated in: "float64" or "native bfloat16"...
+    precision_reason: str = ""  # why ("the function returned bfloat16 for float64 inputs")
+    rtol: float = 0.0  # the relative error accepted (rtol=); 0: the strict check decided
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:

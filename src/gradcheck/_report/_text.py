@@ -46,10 +46,20 @@ def sized_console(file: Optional[IO[str]] = None) -> Console:
     return Console(file=stream, width=output_width(stream))
 
 
+# The precision of a plain NumPy check in float64: not worth a line of its own.
+PLAIN_FLOAT64 = "the params are float64"
+
+
 def _verdict(report: Report) -> Text:
     checked = report.settings.checked
+    strict = report.wrong_gradients
     if report.passed and not any(row.checked for row in report.tensors):
         text = Text("✔ nothing was checked: no entry could be perturbed (see findings)", style="bold yellow")
+    elif report.passed and strict:  # rtol accepted what the strict check finds
+        text = Text(
+            f"✔ {checked} are correct within rtol={report.settings.rtol:g} (strictly wrong in {', '.join(strict)})",
+            style="bold green",
+        )
     elif report.passed:
         text = Text(f"✔ {checked} are correct", style="bold green")
     else:
@@ -70,13 +80,17 @@ def _headline(report: Report) -> Group:
             f"  (seed bands: {band_legend()} → {band})",
         ),
         Text(
-            f"{s.method} differences, eps={s.eps}, {s.strategy} check, "
+            f"{_how(report)}, {s.strategy} check, "
             f"{s.evaluations} {_evaluated(s.checked)} in {s.seconds:.2f} s; "
             f"{_value(s.checked)} {s.loss_value:.6g} with noise σ={s.noise:.2e}; "
             f"detects relative errors above {report.detection_limit:.1e}"
         ),
     ]
-    if s.strategy != "full":
+    if s.precision_reason and s.precision_reason != PLAIN_FLOAT64:
+        lines.append(Text(f"precision: {s.precision} ({s.precision_reason})"))
+    if s.strategy in ("regression", "reference") or _screened(report):
+        lines.append(Text(_scale_guarantee(report)))
+    elif s.strategy != "full":
         lines.append(Text(_directional_guarantee(report)))
     return Group(*lines)
 
@@ -92,6 +106,38 @@ def _evaluated(checked: str) -> str:
 
 def _value(checked: str) -> str:
     return _VALUE.get(checked, "loss")
+
+
+def _how(report: Report) -> str:
+    """How the numerical side was obtained."""
+    s = report.settings
+    if s.strategy == "regression":
+        return "directional regressions over 2×16 steps"
+    if s.strategy == "reference":
+        return "reference gradients (float64, and in the kernel's precision)"
+    return f"{s.method} differences, eps={s.eps}"
+
+
+def _screened(report: Report) -> bool:
+    """Did regression screens run on top of the full check (a float32 loss)?"""
+    return any(math.isfinite(row.scale_limit) for row in report.tensors)
+
+
+def _scale_guarantee(report: Report) -> str:
+    """What a regression, screened or reference check guarantees, in one sentence, and why it ran."""
+    s = report.settings
+    scales = [row.scale_limit for row in report.tensors if math.isfinite(row.scale_limit)]
+    scale = f"a constant factor off by more than {max(scales):.1e} in any tensor" if scales else "no factor"
+    entries = [row.entry_limit for row in report.tensors if math.isfinite(row.entry_limit)]
+    entry = f"any single entry wrong by more than {max(entries):.1e}" if entries else "no single entry"
+    if s.strategy == "reference":
+        how = "every entry against the reference's float64 gradient"
+    else:
+        how = f"{s.directions} random-sign directions per tensor"
+    return (
+        f"{how}: {scale}, and {entry} ({report.detection_limit:.1e} of its tensor's median |g|), "
+        f"would have been caught ({s.strategy_reason})"
+    )
 
 
 def _directional_guarantee(report: Report) -> str:
@@ -113,11 +159,13 @@ def _directional_guarantee(report: Report) -> str:
 
 def _tensor_table(report: Report) -> Table:
     table = Table(show_edge=False, header_style="bold", pad_edge=False)
-    for column in ("tensor", "shape", "difference", "worst", "checked", "wrong", "kinks", "detects"):
+    factors = _screened(report)  # the constant factor each tensor's directions caught
+    columns = ("tensor", "shape", "difference", "worst", "checked", "wrong", "kinks", "detects")
+    for column in columns + (("factor",) if factors else ()):
         left = column in ("tensor", "worst")
         table.add_column(column, justify="left" if left else "right", no_wrap=True)
     for row in report.tensors:
-        table.add_row(
+        cells = [
             row.name,
             "×".join(map(str, row.shape)) or "scalar",
             f"{row.difference:.1e}" if math.isfinite(row.difference) else "—",
@@ -126,8 +174,10 @@ def _tensor_table(report: Report) -> Table:
             str(row.flagged),
             str(row.kinks),
             f"{row.detection_limit:.0e}",
-            style=None if row.passed else "red",
-        )
+        ]
+        if factors:
+            cells.append(f"{row.scale_limit:.0e}" if math.isfinite(row.scale_limit) else "—")
+        table.add_row(*cells, style=None if row.passed else "red")
     return table
 
 
@@ -211,7 +261,8 @@ def render_summary(report: Report, k: int = 5) -> str:
     """Verdict, findings and the worst components in a few lines (for assertion messages)."""
     lines = [_verdict(report).plain + f" (difference {report.difference:.3e}, {report.band})"]
     lines += [
-        f"  {row.label}: {row.flagged} of {row.checked} components wrong (difference {row.difference:.1e})"
+        f"  {row.label}: {row.flagged} of {row.checked} components wrong"
+        + (f" (difference {row.difference:.1e})" if math.isfinite(row.difference) else "")
         for row in report.tensors
         if not row.passed
     ]
