@@ -25,6 +25,7 @@ import numpy as np
 from . import _plan, _tolerance, _wording
 from ._compare import BANDS
 from ._complex import complex_base
+from ._directional import Result
 from ._fits import (
     MIN_PROJECTIONS,
     Projections,
@@ -162,6 +163,24 @@ def findings(
     where not measured) and ``outputs`` a JVP's output value at each component.
     """
     along = along or AlongTensors()
+    found = _approximate(
+        _conjugates(_bugs(outcome, layout, theta, subject, diagonal, outputs)), outcome, layout
+    )
+    found += _unresolved(outcome, layout)
+    found += _regions(outcome.regions, layout)
+    found += _left_out(outcome, layout, theta, along)
+    return found + _limits(outcome, layout, relative_noise, along)
+
+
+def _bugs(
+    outcome: Outcome,
+    layout: Layout,
+    theta: np.ndarray,
+    subject: str,
+    diagonal: Optional[np.ndarray],
+    outputs: Optional[np.ndarray],
+) -> list[Finding]:
+    """One bug finding per tensor with wrong components (and one per tensor failing directions)."""
     found: list[Finding] = []
     evidence = outcome.evidence
     ids = layout.tensor_ids()[evidence.components]
@@ -173,45 +192,48 @@ def findings(
         if mine.flagged.any():
             # A sample is a fair view of its tensor; the entries a search located are not.
             whole = not outcome.located or np.unique(mine.components).size == tensor.size
-            view = projections(mine, tensor.name, tensor.shape, tensor.offset, theta)
             kept = mine.components[~mine.kink]
             view = dataclasses.replace(
-                view,
+                projections(mine, tensor.name, tensor.shape, tensor.offset, theta),
                 subject=subject,
                 diagonal=None if diagonal is None else diagonal[kept],
                 output=None if outputs is None else outputs[kept],
             )
             found.append(tensor_finding(view, whole=whole))
         if k in outcome.failing:
-            results = outcome.failing[k]
-            worst = max(results, key=lambda r: abs(r.residual) / r.error)
-            found.append(
-                _wording.failing_directions(
-                    tensor.name,
-                    len(results),
-                    outcome.screened,
-                    worst.analytic,
-                    worst.numerical,
-                    abs(worst.residual) / worst.error,
-                )
-            )
-    found = _conjugates(found)
-    found = _approximate(found, outcome, layout)
-    found += _unresolved(outcome, layout)
-    found += _regions(outcome.regions, layout)
-    found += _wording.kinks(layout, evidence.components, evidence.kink & ~evidence.jump)
+            found.append(_failing(tensor.name, outcome.failing[k], outcome.screened))
+    return found
+
+
+def _failing(name: str, results: list[Result], screened: int) -> Finding:
+    """A tensor that fails random directions no localisation followed (directions=K)."""
+    worst = max(results, key=lambda r: abs(r.residual) / r.error)
+    ratio = abs(worst.residual) / worst.error
+    return _wording.failing_directions(name, len(results), screened, worst.analytic, worst.numerical, ratio)
+
+
+def _left_out(outcome: Outcome, layout: Layout, theta: np.ndarray, along: AlongTensors) -> list[Finding]:
+    """What the verdict left out: kinks, jumps, entries that could not be perturbed."""
+    evidence = outcome.evidence
+    found = _wording.kinks(layout, evidence.components, evidence.kink & ~evidence.jump)
     found += _discontinuities(outcome, layout, along)
     found += _unchecked(layout, theta)
     if outcome.kink_tests:
         found.append(_wording.directional_kinks(outcome.kink_tests))
-    checked = set(np.unique(ids).tolist())
+    return found
+
+
+def _limits(outcome: Outcome, layout: Layout, relative_noise: float, along: AlongTensors) -> list[Finding]:
+    """What the check could not see: the precision's limit, a noisier tensor, a sample's
+    coverage, and the error rtol= accepted."""
+    found = []
+    checked = set(np.unique(layout.tensor_ids()[outcome.evidence.components]).tolist())
     all_stairs = bool(checked) and checked <= set(along.staircases)  # their σ is the stairs, no round-off
     scale_limits = [t.scale_limit for t in outcome.tensors if math.isfinite(t.scale_limit)]
     if scale_limits:  # regression screens ran: tensor-wide errors were seen far below single entries
+        reference = outcome.strategy == "reference"
         found.append(
-            _wording.low_precision(
-                relative_noise, max(scale_limits), outcome.detection_limit, outcome.strategy == "reference"
-            )
+            _wording.low_precision(relative_noise, max(scale_limits), outcome.detection_limit, reference)
         )
     elif relative_noise > NOISY_LOSS and not all_stairs:
         found.append(_wording.precision(relative_noise, outcome.detection_limit))
@@ -219,7 +241,7 @@ def findings(
         if noise > max(NOISY_LOSS, NOISIER * relative_noise) and k not in along.staircases:
             found.append(_wording.noisier(layout.tensors[k].name, noise, relative_noise))
     if outcome.sampled:
-        found += _plan.coverage_finding(layout, evidence.components)
+        found += _plan.coverage_finding(layout, outcome.evidence.components)
     if outcome.tolerated:
         found.append(_wording.tolerated({layout.tensors[k].name: e for k, e in outcome.tolerated.items()}))
     return found
