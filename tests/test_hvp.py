@@ -118,3 +118,14 @@ def test_float32_params_pass():
 def test_callables_are_required():
     with pytest.raises(gc.OptionError, match="hvp=.*not callable"):
         gc.check_hvp(grad, PARAMS, np.eye(N))
+
+
+def test_rtol_is_taken_like_everywhere_else():
+    """An HVP approximate by design within rtol passes; the strict check still says what it saw."""
+    A = np.array([[2.0, 1.0], [1.0, 3.0]])
+    w = np.array([0.5, -1.0])
+    approximate = lambda w, v: (A @ v + 3 * w**2 * v) * (1 + 1e-7)  # noqa: E731
+    strict = gc.check_hvp(lambda w: A @ w + w**3, w, approximate)
+    tolerated = gc.check_hvp(lambda w: A @ w + w**3, w, approximate, rtol=1e-6)
+    assert not strict.passed and tolerated.passed
+    assert tolerated.settings.rtol == 1e-6

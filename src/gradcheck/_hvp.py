@@ -25,7 +25,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import _assemble, _diagnose, _linearity, _options, _wording
+from . import _assemble, _diagnose, _linearity, _options, _tolerance, _wording
 from ._check import choose_for, examine
 from ._errors import BatchedLossError
 from ._linearity import linearity_tolerance
@@ -121,6 +121,7 @@ def check_hvp(
     executor: Optional[Executor] = None,
     progress: bool = True,
     warn_slow: Optional[float] = SLOW_SECONDS,
+    rtol: float = 0.0,
 ) -> Report:
     """Check a Hessian-vector product ``hvp(params, v)`` against differences of ``grad``.
 
@@ -137,6 +138,7 @@ def check_hvp(
         executor: as in `check`.
         progress: as in `check`.
         warn_slow: as in `check`.
+        rtol: as in `check`: the relative error of H·u accepted (an HVP approximate by design).
         seed: draws the direction u and the vectors of the symmetry test (and seeds the check).
         reseed: called before every call of ``grad`` and ``hvp``.
         batched_grad: ``batched_grad(rows) -> (k, n)``: the flat gradient at each row of a
@@ -170,6 +172,7 @@ def check_hvp(
         executor=executor,
         progress=progress,
         warn_slow=warn_slow,
+        rtol=rtol,
     )
     return run(ProjectedGradient(grad, layout, u), params, Rule(hvp, layout, theta, reseed), u, options)
 
@@ -181,7 +184,7 @@ def run(phi: Callable[[Any], float], params: Any, rule: Rule, u: np.ndarray, opt
     probe.pattern = u
     choice = choose_for(probe, start)
     gradient = probe.gradient(lambda p: rule.hvp(p, rule.layout.unflatten(u)))
-    outcome = examine(probe, gradient, choice)
+    outcome = _tolerance.accept(examine(probe, gradient, choice), probe.layout, options.rtol)
     noise = probe.relative_noise
     findings = _diagnose.findings(outcome, probe.layout, u, noise, subject="hvp")
     diagonal = _diagonal(rule, outcome, findings, u, options.seed)

@@ -23,6 +23,9 @@ from ._options import Eps, Options
 from ._report._report import Report
 from ._tree import Layout, flatten, match_gradient
 
+# The findings that fail the check: a backward that is not linear or repeatable in its cotangent,
+# or that writes into it (a branch that shares dout then gets a wrong gradient).
+FAILING = (*_linearity.KINDS, "modifies_cotangent")
 # The cotangents come from their own stream of the seed (the plan uses stream 1).
 COTANGENT_STREAM = 2
 
@@ -121,6 +124,6 @@ def check_vjp(
         findings.append(_wording.modifies_cotangent(backward.wrote_cotangent))
     return dataclasses.replace(
         report,
-        passed=report.passed and not any(x.kind in _linearity.KINDS for x in findings),
+        passed=report.passed and not any(x.kind in FAILING for x in findings),
         findings=report.findings + tuple(findings),
     )

@@ -100,11 +100,12 @@ def _gauge(report: Report) -> str:
 
 def _headline(report: Report) -> str:
     band = report.band
+    note = f'<br><span class="muted">{_e(report.band_note)}</span>' if report.band_note else ""
     return (
         f'<header class="{"pass" if report.passed else "fail"}">\n{_verdict(report)}\n'
         f'<div class="difference"><p>Seeds\' difference ‖g − g′‖ / (‖g‖ + ‖g′‖) = '
         f'<b class="band-text-{band}">{_num(report.difference, ".3e")}</b> → <b class="band-text-{band}">'
-        f'{band}</b> <span class="muted">({_e(band_legend())})</span></p>'
+        f'{band}</b> <span class="muted">({_e(band_legend())})</span>{note}</p>'
         f"{_gauge(report)}</div>\n</header>"
     )
 

@@ -147,6 +147,19 @@ class ReportData:
         return seed_band(self.difference)
 
     @property
+    def band_note(self) -> str:
+        """Why the verdict and the seeds' band disagree, when they do (else ""): the bands are a
+        rule of thumb for float64 over the whole gradient, the verdict weighs each difference."""
+        if self.passed and self.band != "fine":
+            return (
+                "the bands are a float64 rule of thumb: here each difference was weighed against its "
+                "own measured error (the loss's precision, an accepted rtol)"
+            )
+        if not self.passed and self.band == "fine":
+            return "a few wrong components hide in a small overall difference: the verdict weighs each one"
+        return ""
+
+    @property
     def error(self) -> np.ndarray:
         return self.analytic - self.numerical
 

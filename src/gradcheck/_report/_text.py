@@ -77,7 +77,7 @@ def _headline(report: Report) -> Group:
         Text.assemble(
             "difference ||g − g'||/(||g|| + ||g'||) = ",
             (f"{report.difference:.3e}", BAND_STYLE[band]),
-            f"  (seed bands: {band_legend()} → {band})",
+            f"  (seed bands: {band_legend()} → {band}{'; ' + report.band_note if report.band_note else ''})",
         ),
         Text(
             f"{_how(report)}, {s.strategy} check, "
