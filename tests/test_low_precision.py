@@ -182,3 +182,17 @@ def test_a_correct_float32_convolution_network_passes_and_a_1_percent_factor_is_
     assert report.passed, report.summary()
     wrong = gc.check(*float32_convolution(0, factor=1.01))
     assert not wrong.passed and wrong.wrong_tensors == ["W2"], wrong.summary()
+
+
+def test_a_non_finite_entry_stays_out_of_the_regression_screens():
+    x = np.random.default_rng(0).normal(size=40).astype(np.float32)
+    x[3] = np.nan
+
+    def loss(p):
+        return float(np.nansum(p["x"] * p["x"]))
+
+    report = gc.check(loss, {"x": x}, {"x": np.nan_to_num(2 * x)})
+    assert report.passed and {"unchecked", "precision"} <= {f.kind for f in report.findings}
+    wrong = np.nan_to_num(2 * x)
+    wrong[7] *= 1.5
+    assert not gc.check(loss, {"x": x}, {"x": wrong}).passed

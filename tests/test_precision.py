@@ -152,3 +152,17 @@ def test_relative_difference_and_fits_scale_their_norms():
     assert gc.relative_difference(a, 2 * a) == pytest.approx(1 / 3)
     small = np.array([3e-310, 4e-310])  # subnormal: their squares underflow to 0
     assert gc.relative_difference(small, 2 * small) == pytest.approx(1 / 3, rel=1e-6)
+
+
+def test_integer_params_of_a_loss_exact_in_float64_are_not_taken_for_float32_rounding():
+    # x.sum() + 3·W.sum() at integer params: every value is exact in float64, so a probe along a
+    # power-of-two direction would see values on a coarse grid and take them for float32 rounding.
+    params = {"x": np.array([2.0, 3.0, -1.0]), "W": np.arange(12.0).reshape(3, 4)}
+
+    def loss(p):
+        return float(p["x"].sum() + 3 * p["W"].sum())
+
+    report = gc.check(loss, params, {"x": np.ones(3), "W": np.full((3, 4), 3.0)})
+    assert report.passed and report.settings.noise < 1e-15 * abs(report.settings.loss_value)
+    assert report.detection_limit < 1e-6 and not any(f.kind == "precision" for f in report.findings)
+    assert not gc.check(loss, params, {"x": np.ones(3), "W": np.full((3, 4), 3.0 * (1 + 1e-5))}).passed

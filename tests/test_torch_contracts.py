@@ -113,3 +113,41 @@ def test_contracts_can_be_turned_off(monkeypatch):
     monkeypatch.setattr(Scale, "broken", "zero cotangent")
     report = gt.check_function(Scale.apply, *inputs(), modes="rev", contracts=False)
     assert not any(f.kind == "contract" for f in report.findings)
+
+
+def test_a_function_checked_through_a_part_of_its_outputs_keeps_its_contracts():
+    class WithStatistic(torch.autograd.Function):
+        """y = 2x and a saved statistic; fn returns y only (as a fused op's wrapper does)."""
+
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2, x.sum()
+
+        @staticmethod
+        def backward(ctx, g, g_statistic):
+            return g * 2 + g_statistic
+
+    x = torch.randn(4, dtype=torch.float64)
+    report = gt.check_function(lambda x: WithStatistic.apply(x)[0], x, modes="rev")
+    assert report.passed and report.findings == (), report.summary()
+
+
+def test_zero_tensor_gradients_and_exact_zeros_keep_the_contracts():
+    # sgn's backward returns a ZeroTensor; layer_norm over one entry has an input gradient that is
+    # round-off in one path and exactly 0 under vmap (the other input's gradient sets the scale).
+    assert gt.check_function(torch.sgn, torch.randn(5, dtype=torch.float64)).passed
+    layer_norm = lambda x, w, b: torch.nn.functional.layer_norm(x, (1,), w, b)  # noqa: E731
+    inputs = [torch.randn(1, dtype=torch.float64) for _ in range(3)]
+    report = gt.check_function(layer_norm, *inputs, modes="rev")
+    assert report.passed and report.findings == (), report.summary()
+
+
+def test_a_batching_rule_that_mixes_the_rows_is_named_and_does_not_spoil_the_differences():
+    # torch.func's roll of a 0-d tensor rolls along the batch dimension (PyTorch 2.13): vmap of the
+    # backward differs from a loop, and the check's own evaluations must not go through vmap.
+    report = gt.check_function(
+        lambda x: torch.roll(x, 10), torch.tensor(0.7, dtype=torch.float64), modes="rev"
+    )
+    assert [f.kind for f in report.findings] == ["contract"], report.summary()
+    assert "vmap of the backward equals a loop" in report.findings[0].message
+    assert report.settings.noise < 1e-15

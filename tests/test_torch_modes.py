@@ -108,6 +108,24 @@ def test_a_function_without_jvp_says_so_and_passes():
         gt.check_function(TanhDetached.apply, x(), modes="fwd")
 
 
+class TanhWrongShapeJvp(Tanh):
+    """The jvp returns one tangent per row instead of one per entry."""
+
+    @staticmethod
+    def jvp(ctx, t):
+        return t.sum(dim=1, keepdim=True)
+
+
+def test_a_jvp_that_raises_fails_the_check_and_quotes_the_error():
+    report = gt.check_function(TanhWrongShapeJvp.apply, x())
+    assert not report.passed and report.wrong_tensors == []
+    (note,) = report.findings
+    assert note.kind == "mode_error" and "forward mode raised RuntimeError" in note.message
+    assert [row.name for row in report.tensors] == ["inputs[0]"]  # the backward was still checked
+    with pytest.raises(gc.LossRaisedError, match="forward mode: RuntimeError"):
+        gt.check_function(TanhWrongShapeJvp.apply, x(), modes="fwd")
+
+
 def test_a_detached_intermediate_in_backward_is_caught_at_order_2():
     report = gt.check_function(TanhDetached.apply, x(), order=2)
     assert not report.passed and report.wrong_tensors == ["hvp:inputs[0]"]
@@ -161,3 +179,32 @@ def test_modes_and_order_are_validated():
         gt.check_function(Tanh.apply, x(), modes="reverse")
     with pytest.raises(gc.OptionError, match="order=3"):
         gt.check_function(Tanh.apply, x(), order=3)
+
+
+class Identity(torch.autograd.Function):
+    """An old-style Function (no vmap rule) that passes its input and its tangent on."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+    @staticmethod
+    def jvp(ctx, t):
+        return t
+
+
+def test_a_tangent_forward_ad_silently_drops_is_a_zero_forward_derivative():
+    # PyTorch 2.13's forward AD of scatter_reduce(reduce="prod") propagates no tangent and raises
+    # nothing; the Function without a vmap rule sends forward mode to one dual pass per entry.
+    index = torch.tensor([0, 1, 0, 1])
+
+    def fn(x):
+        return Identity.apply(torch.ones(2, dtype=x.dtype).scatter_reduce(0, index, x, "prod"))
+
+    report = gt.check_function(fn, x()[:, 0] + 2.0, contracts=False)
+    assert not report.passed and report.wrong_tensors == ["fwd:inputs[0]"]
+    assert [f.kind for f in report.findings if f.tensor == "fwd:inputs[0]"] == ["zero_derivative"]

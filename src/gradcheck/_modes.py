@@ -22,7 +22,7 @@ import numpy as np
 from . import _plan, _wording
 from ._check import choose_for, judge, on_the_loss_grid
 from ._combine import merge
-from ._errors import OptionError
+from ._errors import LossRaisedError, OptionError
 from ._evaluate._cached import Cached
 from ._evaluate._evaluator import Loss
 from ._options import Options
@@ -62,6 +62,7 @@ class Mode:
     gradient: Any = None  # the gradient at θ (a value) or a function of the params; None: unsupported
     unsupported: str = ""  # why not, and what would make it work
     sample: Optional[np.ndarray] = None  # the components where ``gradient`` is known (None: all)
+    raised: bool = False  # the mode is supported but raised at these inputs: a failing finding
 
     @property
     def supported(self) -> bool:
@@ -93,6 +94,13 @@ def unsupported(name: str, error: BaseException, hint: str) -> Mode:
     return Mode(name, None, f"{type(error).__name__}: {message} ({hint})")
 
 
+def raised(name: str, error: BaseException) -> Mode:
+    """A mode the code supports whose rule raised at these inputs (a jvp returning a tangent of
+    the wrong shape): the framework's words, and a failed check."""
+    message = str(error).split("\n")[0].strip()
+    return Mode(name, None, f"{type(error).__name__}: {message}", raised=True)
+
+
 def check(
     loss: Loss,
     params: Any,
@@ -104,16 +112,22 @@ def check(
     of ``second_order()`` when given (a report, or the finding that says why it cannot run)."""
     if not any(mode.supported for mode in modes):
         reasons = "; ".join(f"{WHAT[m.name]}: {m.unsupported}" for m in modes)
-        raise OptionError(f"modes={tuple(m.name for m in modes)!r} leaves nothing to check ({reasons})")
+        failure = LossRaisedError if any(m.raised for m in modes) else OptionError
+        raise failure(f"modes={tuple(m.name for m in modes)!r} leaves nothing to check ({reasons})")
     parts = _first_order(loss, params, [m for m in modes if m.supported], options)
-    notes = [_wording.not_checked(WHAT[m.name], m.unsupported) for m in modes if not m.supported]
+    notes = [
+        (_wording.mode_raised if m.raised else _wording.not_checked)(WHAT[m.name], m.unsupported)
+        for m in modes
+        if not m.supported
+    ]
     if second_order is not None:
         found = second_order()
         if isinstance(found, Report):
             parts.append((PREFIX["hvp"], found))
         else:
             notes.append(found)
-    return merge(parts, notes)
+    merged = merge(parts, notes)
+    return dataclasses.replace(merged, passed=merged.passed and not any(m.raised for m in modes))
 
 
 def _first_order(

@@ -74,7 +74,12 @@ def estimate_noise_columns(values: np.ndarray) -> np.ndarray:
 NOISY_LOSS = 1e-10
 # Sixteen differences of a float64 loss all fall on a grid 2^10 times coarser than float64's spacing
 # at J with probability 2^-160: values on such a grid were rounded to a coarser format (float32).
+# Unless the arithmetic was exact: integer params moved by power-of-two steps under a sum give
+# such values too, so a coarse grid is confirmed at points off the binary grid (offsets ×1/√2,
+# a full 53-bit mantissa), where exact float64 arithmetic has full mantissas and rounding to
+# float32 still leaves its grid.
 COARSE_GRID = 2.0**10
+OFF_GRID = math.sqrt(0.5)
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,7 @@ def measure(
     until the values resolve. The smallest step q between the values seen then bounds σ from
     below by q/√12, the noise of rounding to a grid of q (values at a lucky, exactly
     representable set of points must not read as noise-free); so does a coarse grid that every
-    value lies on (`value_grid`).
+    value lies on (`value_grid`), also at points off the binary grid (OFF_GRID).
     """
     direction = noise_direction(theta, rng, candidates)
     rounding = 0.5 * FLOAT64_EPS * abs(j0)
@@ -160,8 +165,13 @@ def measure(
     floor = quantum / math.sqrt(12) if widening and math.isfinite(quantum) else 0.0
     # Values on a coarse grid g (float32 arithmetic) carry its rounding noise g/√12 even when a
     # smooth J happens to cross the grid lines evenly and the differences read 0.
+    # Coarse next to float64's spacing at the values' own size (J itself, or the moves of a J of 0).
+    coarse = COARSE_GRID * float(np.spacing(max(abs(j0), float(np.max(np.abs(np.concatenate(seen)))))))
     grid = value_grid(np.concatenate(seen))
-    rounded = grid > COARSE_GRID * float(np.spacing(abs(j0)))
+    if grid > coarse:
+        off_grid = points(direction * (WIDEN**widening * OFF_GRID), np.delete(offsets, middle))
+        grid = grid if value_grid(np.append(off_grid, j0)) > coarse else 0.0
+    rounded = grid > coarse
     floor = max(floor, grid / math.sqrt(12) if rounded else 0.0)
     return Noise(max(estimate_noise(values), floor, rounding), jump if widening else 0.0, rounded)
 

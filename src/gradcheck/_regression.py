@@ -128,11 +128,9 @@ class _Run:
         self.tests = LineTests(probe.evaluator, probe.loss_value)
         self.rng = np.random.default_rng((probe.options.seed, SIGN_STREAM))
         self.directions = directions
-        self.tensors = [
-            _Tensor(k, np.arange(t.offset, t.offset + t.size))
-            for k, t in enumerate(probe.layout.tensors)
-            if t.size
-        ]
+        # Each tensor's finite entries (a NaN or inf entry is never perturbed: probe.finite).
+        blocks = [np.flatnonzero(probe.finite[t.slice]) + t.offset for t in probe.layout.tensors]
+        self.tensors = [_Tensor(k, block) for k, block in enumerate(blocks) if block.size]
         for tensor in self.tensors:
             tensor.patterns = distinct_signs(self.rng, tensor.block.size, directions)
             tensor.coarse = _precision.coarse(probe.evaluator.layout.tensors[tensor.index].dtype)
@@ -379,10 +377,11 @@ class _Run:
 
     def _transposed(self, tensor: _Tensor) -> Optional[Projections]:
         """The same loss values judged against the gradient with two equal axes swapped."""
-        shape = self.probe.layout.tensors[tensor.index].shape
+        layout_tensor = self.probe.layout.tensors[tensor.index]
+        shape, whole = layout_tensor.shape, layout_tensor.slice
         for axes in equal_axes(shape):
             values = self.gradient.values.copy()
-            values[tensor.block] = np.swapaxes(values[tensor.block].reshape(shape), *axes).reshape(-1)
+            values[whole] = np.swapaxes(values[whole].reshape(shape), *axes).reshape(-1)
             results = [self.judge(d, tensor, values) for d in tensor.directions]
             c, c_error = self._coherent(results)
             if all(r.state == "pass" for r in results) and abs(c) <= SAFETY * c_error:

@@ -97,6 +97,8 @@ def forward_mode(
                 values = _dual_passes(torch, loss, tensors, rows, reseed)
             except NotImplementedError as error:  # a custom Function without jvp
                 return _modes.unsupported("fwd", error, FORWARD_HINT)
+            except Exception as error:  # a jvp rule that fails at these inputs: a bug, said and failed
+                return _modes.raised("fwd", error)
     return Mode("fwd", {k: v.reshape(params[k].shape) for k, v in values.items()}, sample=sample)
 
 
@@ -144,7 +146,9 @@ def _dual_passes(
             with torch.no_grad(), forward_ad.dual_level():
                 dual = forward_ad.make_dual(value, tangent)
                 result = loss.scalar({**tensors, name: dual})
-                out[j] = float(forward_ad.unpack_dual(result).tangent)
+                tangent = forward_ad.unpack_dual(result).tangent
+                # No tangent: nothing on the way propagated one (torch.func.jvp reads it as zero).
+                out[j] = 0.0 if tangent is None else float(tangent)
         values[name] = out
     return values
 

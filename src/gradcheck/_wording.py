@@ -489,6 +489,16 @@ def not_checked(what: str, reason: str) -> Finding:
     return Finding("not_checked", None, f"{what} was not checked: {reason}", (), None)
 
 
+def mode_raised(what: str, error: str) -> Finding:
+    """A mode the code supports whose rule raised at these inputs: a bug, and a failed check."""
+    text = (
+        f"{what} raised {error}: the code defines this derivative, but its rule fails at these "
+        f"inputs (a jvp returning a tangent of the wrong shape or dtype, an op inside it without "
+        f"a forward-mode formula); the other modes' rows are unaffected"
+    )
+    return Finding("mode_error", None, text, (), None)
+
+
 def unchecked(name: str, shape: tuple[int, ...], bad: np.ndarray, values: np.ndarray) -> Finding:
     """A tensor with no entries, or with non-finite entries (left unperturbed, out of the verdict)."""
     total = math.prod(shape)
@@ -904,6 +914,8 @@ def vmap_differs(tensor: str, relative: float) -> Finding:
         tensor,
         f"the backward vmapped over several cotangents differs from calling it once per cotangent "
         f"({relative:.1e} relative)",
-        "the Function's vmap rule (or the in_dims / out_dims it relies on) mishandles the batch dimension",
+        "a vmap rule on the way mishandles the batch dimension: the Function's own (or the in_dims / "
+        "out_dims it relies on), or a batching rule of an op it calls; torch.func.vmap over this "
+        "backward gives wrong gradients",
         relative,
     )
