@@ -108,6 +108,50 @@ def test_vmapped_and_one_at_a_time_evaluations_agree():
     np.testing.assert_allclose(batched.numerical, serial.numerical, rtol=1e-7, atol=1e-9)
 
 
+def probe_results(monkeypatch):
+    """The answers of the probe that decides whether the check evaluates through vmap."""
+    seen, probe = [], gt._rows_kept_apart
+    monkeypatch.setattr(gt, "_rows_kept_apart", lambda *args: seen.append(probe(*args)) or seen[-1])
+    return seen
+
+
+def test_dropout_in_train_mode_keeps_the_check_vmapped(monkeypatch):
+    seen = probe_results(monkeypatch)
+    model, x, y = model_and_batch(torch.nn.Dropout(0.5))
+    assert gt.check_module(model, torch.nn.CrossEntropyLoss(), x, y, modes="rev").passed
+    assert seen == [True]  # batched rows and single calls draw the same mask
+
+
+class DoubleMixingRows(torch.autograd.Function):
+    """2x, with a vmap rule that reverses the batch: under vmap each row gets another's value."""
+
+    @staticmethod
+    def forward(x):
+        return 2 * x
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass
+
+    @staticmethod
+    def backward(ctx, g):
+        return 2 * g
+
+    @staticmethod
+    def vmap(info, in_dims, x):
+        moved = x.movedim(in_dims[0], 0)
+        return 2 * moved.flip(0), 0
+
+
+def test_a_vmap_rule_that_mixes_rows_sends_the_check_one_call_at_a_time(monkeypatch):
+    seen = probe_results(monkeypatch)
+    x = torch.randn(5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    report = gt.check_function(
+        lambda x: torch.sin(DoubleMixingRows.apply(x)), x, modes="rev", contracts=False
+    )
+    assert seen == [False] and report.passed and report.settings.noise < 1e-14, report.summary()
+
+
 def test_check_function_with_a_non_scalar_output(monkeypatch):
     x = torch.randn(3, 2, dtype=torch.float32, requires_grad=True)
     assert gt.check_function(Cube.apply, x).passed

@@ -169,8 +169,12 @@ def measure(
     coarse = COARSE_GRID * float(np.spacing(max(abs(j0), float(np.max(np.abs(np.concatenate(seen)))))))
     grid = value_grid(np.concatenate(seen))
     if grid > coarse:
-        off_grid = points(direction * (WIDEN**widening * OFF_GRID), np.delete(offsets, middle))
-        grid = grid if value_grid(np.append(off_grid, j0)) > coarse else 0.0
+        off_grid = value_grid(
+            np.append(points(direction * (WIDEN**widening * OFF_GRID), np.delete(offsets, middle)), j0)
+        )
+        # Off the grid the values spread finely: exact arithmetic. All equal to J says nothing
+        # (a loss rounded coarsely enough to stand still there), and the grid stands.
+        grid = grid if off_grid == 0.0 or off_grid > coarse else 0.0
     rounded = grid > coarse
     floor = max(floor, grid / math.sqrt(12) if rounded else 0.0)
     return Noise(max(estimate_noise(values), floor, rounding), jump if widening else 0.0, rounded)

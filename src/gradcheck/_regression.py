@@ -432,14 +432,16 @@ class _Run:
     def _halves(self, tensor: _Tensor, block: np.ndarray) -> list[np.ndarray]:
         """A block split in two, at the row boundary nearest its middle when it spans several
         rows (so that a wrong row is found whole), else at its middle."""
-        shape = self.probe.layout.tensors[tensor.index].shape
+        layout_tensor = self.probe.layout.tensors[tensor.index]
+        shape = layout_tensor.shape
         row = math.prod(shape[1:]) if len(shape) > 1 else 1
         middle = block.size // 2
         if 1 < row < block.size:
-            start = int(block[0] - tensor.block[0])
-            cut = round((start + middle) / row) * row - start
-            if 0 < cut < block.size:
-                middle = cut
+            # Where a new row starts within the block (its entries need not be contiguous: the
+            # non-finite ones are left out).
+            starts = np.flatnonzero(np.diff((block - layout_tensor.offset) // row)) + 1
+            if starts.size:
+                middle = int(starts[np.argmin(np.abs(starts - middle))])
         return [block[:middle], block[middle:]]
 
     def _entry(self, tensor: _Tensor, block: np.ndarray) -> None:

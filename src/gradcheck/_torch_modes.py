@@ -97,6 +97,8 @@ def forward_mode(
                 values = _dual_passes(torch, loss, tensors, rows, reseed)
             except NotImplementedError as error:  # a custom Function without jvp
                 return _modes.unsupported("fwd", error, FORWARD_HINT)
+            except (MemoryError, torch.OutOfMemoryError):  # the machine's limit, not the rule's bug
+                raise
             except Exception as error:  # a jvp rule that fails at these inputs: a bug, said and failed
                 return _modes.raised("fwd", error)
     return Mode("fwd", {k: v.reshape(params[k].shape) for k, v in values.items()}, sample=sample)

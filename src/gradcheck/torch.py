@@ -611,21 +611,38 @@ def _batched_if_vmap_works(
     that rolls along the batch dimension) would otherwise pass its error to every difference."""
     batched = _VmapLoss(torch, loss, params, reseed)
     theta = np.concatenate([v.reshape(-1) for v in params.values()])
-    rows = _distinct_rows(theta)
     try:
-        together = batched(rows)
+        batched(theta[None, :])
     except Exception:  # e.g. an autograd.Function without a vmap rule, or data-dependent control flow
         return None
-    try:
-        alone = np.array([loss(_unflatten(row, params)) for row in rows])
-    except Exception:  # the check proper will raise with the loss's own clear error
-        return batched
-    # Vectorised and one-at-a-time code round differently by far less than √ε relative (as
-    # batched_loss's own consistency check allows); rows exchanged differ by ~2^-10 relative.
+    return batched if _rows_kept_apart(torch, loss, params, batched, reseed) else None
+
+
+def _rows_kept_apart(
+    torch: Any, loss: _Loss, params: dict[str, np.ndarray], batched: _VmapLoss, reseed: Callable[[], Any]
+) -> bool:
+    """Does a batch of three distinct rows give the losses of three single calls? A probe that
+    cannot tell (the loss raises beside θ, or its rows are too close to tell apart in the code's
+    precision) keeps vmap, as a probe at θ alone would."""
     eps = max(float(torch.finfo(d).eps) for d in loss.placement.dtypes.values())
-    scale = np.maximum(np.abs(alone), np.abs(together))
-    same = (np.abs(together - alone) <= np.sqrt(eps) * scale) | (np.isnan(together) & np.isnan(alone))
-    return batched if bool(np.all(same)) else None
+    theta = np.concatenate([v.reshape(-1) for v in params.values()])
+    rows = _distinct_rows(theta, eps)
+    try:
+        together = batched(rows)
+        alone = []
+        for row in rows:
+            reseed()  # as the batched call does: dropout draws the same mask
+            alone.append(loss(_unflatten(row, params)))
+    except Exception:  # beside θ the loss raises (a Cholesky no longer positive definite)
+        return True
+    single = np.array(alone)
+    # Vectorised and one-at-a-time code round differently by far less than √ε relative (as
+    # batched_loss's own consistency check allows); rows a batching rule mixed up differ by
+    # more, when their single calls do.
+    tolerance = np.sqrt(eps) * np.maximum(np.abs(single), np.abs(together))
+    if not np.isfinite(single).all() or np.ptp(single) <= tolerance.max():
+        return True
+    return bool(np.all(np.abs(together - single) <= tolerance))
 
 
 def _unflatten(row: np.ndarray, like: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -635,9 +652,11 @@ def _unflatten(row: np.ndarray, like: dict[str, np.ndarray]) -> dict[str, np.nda
     }
 
 
-def _distinct_rows(theta: np.ndarray) -> np.ndarray:
-    """θ and two points beside it (±2^-10 of max(|θᵢ|, 1), alternating signs; non-finite entries
-    stay): rows a batching rule that mixed them up would give away."""
+def _distinct_rows(theta: np.ndarray, eps: float) -> np.ndarray:
+    """θ and two points beside it, θᵢ·(1 ± h) with alternating signs (h absolute where θᵢ = 0;
+    non-finite entries stay): rows a batching rule that mixed them up would give away. h is
+    2^-10, or ε^¼ in a narrower format, so that θᵢ·h survives rounding to it (ε^¼ ≫ ε)."""
+    h = max(2.0**-10, eps**0.25)
     signs = np.where(np.arange(theta.size) % 2, 1.0, -1.0)
-    offset = np.where(np.isfinite(theta), 2.0**-10 * np.maximum(np.abs(theta), 1.0) * signs, 0.0)
+    offset = np.where(np.isfinite(theta), h * np.where(theta == 0, 1.0, np.abs(theta)) * signs, 0.0)
     return np.stack([theta, theta + offset, theta - offset])
