@@ -208,3 +208,14 @@ def test_a_tangent_forward_ad_silently_drops_is_a_zero_forward_derivative():
     report = gt.check_function(fn, x()[:, 0] + 2.0, contracts=False)
     assert not report.passed and report.wrong_tensors == ["fwd:inputs[0]"]
     assert [f.kind for f in report.findings if f.tensor == "fwd:inputs[0]"] == ["zero_derivative"]
+
+
+def test_forward_mode_keeps_its_stack_of_tangents_within_the_chunk_budget(monkeypatch):
+    from gradcheck import _modes
+
+    assert _modes.tangents_per_call(1_000) == 256 and _modes.tangents_per_call(5_200_000) == 1
+    monkeypatch.setattr(_modes, "CHUNK_BYTES", 8 * 12 * 5)  # five tangents of the 12 entries per call
+    assert _modes.tangents_per_call(12) == 5
+    monkeypatch.setattr(Tanh, "jvp_scale", 2.0)
+    report = gt.check_function(Tanh.apply, x(), contracts=False)
+    assert report.wrong_tensors == ["fwd:inputs[0]"] and report.findings[0].kind == "scale"

@@ -27,9 +27,6 @@ from ._report._report import Report
 from ._tree import flatten
 from ._vmap import VmapLoss
 
-# Basis tangents per compiled call of the forward-mode gradient (one compilation per leaf;
-# the last chunk is padded with zero tangents).
-TANGENTS_PER_CALL = 256
 FORWARD_HINT = "define the rule with jax.custom_jvp to support forward mode, or pass modes='rev'"
 
 
@@ -70,13 +67,14 @@ def forward_mode(problem: Any, sample: Optional[np.ndarray] = None) -> Mode:
     base = {k: jax.numpy.asarray(v) for k, v in problem.flat.items()}
     along = jax.jit(jax.vmap(lambda tangent: jax.jvp(_flat_f(problem), (base,), (tangent,))[1]))
     wanted = _modes.local_rows(flatten(problem.flat)[1], sample)
+    per_call = _modes.tangents_per_call(sum(leaf.size for leaf in problem.flat.values()))
     values = {}
     try:
         for name, leaf in problem.flat.items():
             out = np.full(leaf.size, np.nan)
-            for start in range(0, wanted[name].size, TANGENTS_PER_CALL):
-                rows = wanted[name][start : start + TANGENTS_PER_CALL]
-                out[rows] = np.asarray(along(_basis(problem.flat, name, rows)))[: rows.size]
+            for start in range(0, wanted[name].size, per_call):
+                rows = wanted[name][start : start + per_call]
+                out[rows] = np.asarray(along(_basis(problem.flat, name, rows, per_call)))[: rows.size]
             values[name] = out.reshape(leaf.shape)
     except TypeError as error:  # "can't apply forward-mode autodiff (jvp) to a custom_vjp function"
         if "custom_vjp" not in str(error):
@@ -85,10 +83,11 @@ def forward_mode(problem: Any, sample: Optional[np.ndarray] = None) -> Mode:
     return Mode("fwd", values, sample=sample)
 
 
-def _basis(flat: dict[str, np.ndarray], name: str, rows: np.ndarray) -> dict[str, np.ndarray]:
-    """TANGENTS_PER_CALL stacked tangents: e_j for the entries ``rows`` of leaf ``name``, then zeros."""
-    stack = {k: np.zeros((TANGENTS_PER_CALL, *v.shape)) for k, v in flat.items()}
-    stack[name].reshape(TANGENTS_PER_CALL, -1)[np.arange(rows.size), rows] = 1.0
+def _basis(flat: dict[str, np.ndarray], name: str, rows: np.ndarray, count: int) -> dict[str, np.ndarray]:
+    """``count`` stacked tangents: e_j for the entries ``rows`` of leaf ``name``, then zeros (the
+    last chunk padded, so that every call has the shape jit compiled once)."""
+    stack = {k: np.zeros((count, *v.shape)) for k, v in flat.items()}
+    stack[name].reshape(count, -1)[np.arange(rows.size), rows] = 1.0
     return stack
 
 

@@ -23,6 +23,7 @@ from . import _plan, _wording
 from ._check import choose_for, judge, on_the_loss_grid
 from ._combine import merge
 from ._errors import LossRaisedError, OptionError
+from ._evaluate._batched import CHUNK_BYTES
 from ._evaluate._cached import Cached
 from ._evaluate._evaluator import Loss
 from ._options import Options
@@ -52,6 +53,15 @@ NATIVE = (
 # up to this many components all of them, as the full check would check them (≤ 2,000 loss
 # evaluations); beyond, a seeded sample of this many, stated in a coverage finding.
 FORWARD_COMPONENTS = 1000
+# Basis tangents per vmapped call of the forward-mode gradient: 256 rows of activations stay
+# small for the models a float64 check handles (10⁴ parameters take 40 calls); fewer when their
+# stack, a copy of θ per tangent, would pass CHUNK_BYTES (a 5-million-entry input: one per call).
+TANGENTS_PER_CALL = 256
+
+
+def tangents_per_call(size: int) -> int:
+    """Basis tangents per call for θ of ``size`` components (float64)."""
+    return max(1, min(TANGENTS_PER_CALL, CHUNK_BYTES // (8 * max(size, 1))))
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,6 @@ from ._report._report import Report
 from ._tree import flatten
 from ._vmap import VmapLoss
 
-# Basis tangents per vmapped call of the forward-mode gradient: 256 rows of activations stay
-# small for the models a float64 check handles, and 10⁴ parameters take 40 calls.
-TANGENTS_PER_CALL = 256
 FORWARD_HINT = "define the Function's jvp(ctx, *tangents), or pass modes='rev'"
 ONCE_HINT = (
     "backward is marked @once_differentiable, which declares that it has no second derivative; "
@@ -121,11 +118,12 @@ def _vmapped_jvps(
         return jvp(loss.scalar, (tensors,), (tangent,))[1]
 
     batched = vmap(along, randomness="same")
+    per_call = _modes.tangents_per_call(sum(v.numel() for v in tensors.values()))
     values = {}
     for name, value in tensors.items():
         out = np.full(value.numel(), np.nan)
-        for start in range(0, wanted[name].size, TANGENTS_PER_CALL):
-            rows = wanted[name][start : start + TANGENTS_PER_CALL]
+        for start in range(0, wanted[name].size, per_call):
+            rows = wanted[name][start : start + per_call]
             reseed()
             out[rows] = batched(_basis(torch, tensors, name, rows)).detach().numpy()
         values[name] = out
