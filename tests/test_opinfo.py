@@ -5,7 +5,7 @@ gradcheck (tests/_opinfo.py). Expected: no exception but a clear `GradcheckError
 but the disagreements documented below (each measured, and in docs/pytorch-conformance.md).
 
 ``make test`` runs the first sample of every third operator (180 of 540, about 15 s with the
-database's import); the whole suite (14,110 samples, about 5 minutes on one core) runs with
+database's import); the whole suite (14,110 samples, about 9 minutes on one core) runs with
 ``GRADCHECK_OPINFO=all`` (CI sets it). benchmarks/opinfo.py runs torch.autograd.gradcheck
 beside it and times both.
 """
