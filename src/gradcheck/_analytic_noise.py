@@ -30,7 +30,7 @@ from ._diagnose import NOISY_LOSS
 from ._noise import GAUSSIAN_MEDIAN_ABS
 from ._probe import Gradient, Probe
 from ._stencils import FLOAT64_EPS
-from ._tree import match_gradient, round_to_dtypes
+from ._tree import round_to_dtypes
 
 # Offsets k of the five points on each side of θ (θ itself left out: a ReLU input within an ulp
 # of 0 flips between θ and its neighbours, and would read as rounding); Δ⁴ weights 1, −4, 6,
@@ -54,25 +54,21 @@ def measured(probe: Probe, grad: Callable[[Any], Any], gradient: Gradient) -> Gr
     sides = [[_gradient_at(probe, grad, step * k * side) for k in OFFSETS] for side in (1, -1)]
     fourths = [np.tensordot(WEIGHTS, np.array(values), axes=1) for values in sides]
     ids = probe.layout.tensor_ids()
+    unit = analytic_allowance(gradient.values, ids, np.ones(len(probe.layout.tensors)))  # at ε = 1
     levels = gradient.eps.copy()
     for k, tensor in enumerate(probe.layout.tensors):
         where = tensor.slice
         if not any(np.any(v[where] != values[0][where]) for values in sides for v in values):
             continue  # no rounding showed: keep ε
-        unit = analytic_allowance(gradient.values[where], np.zeros(tensor.size, dtype=np.int64), np.ones(1))
-        level = min(_level(fourth[where], unit) for fourth in fourths)
+        level = min(_level(fourth[where], unit[where]) for fourth in fourths)
         levels[k] = level if math.isfinite(level) else levels[k]
-    return Gradient(
-        gradient.values, gradient.names, analytic_allowance(gradient.values, ids, levels), gradient.eps
-    )
+    # The allowance is linear in ε: each tensor's measured level times its scale.
+    return Gradient(gradient.values, gradient.names, levels[ids] * unit, gradient.eps)
 
 
 def _gradient_at(probe: Probe, grad: Callable[[Any], Any], offset: np.ndarray) -> np.ndarray:
     """The analytic gradient at θ + offset (rounded to each tensor's dtype), flat."""
-    point = round_to_dtypes(probe.layout, probe.theta + offset)
-    if probe.options.reseed is not None:
-        probe.options.reseed()
-    return match_gradient(probe.layout, grad(probe.layout.unflatten(point)))[0]
+    return probe.gradient_at(grad, round_to_dtypes(probe.layout, probe.theta + offset))[0]
 
 
 def _level(fourth: np.ndarray, unit: np.ndarray) -> float:

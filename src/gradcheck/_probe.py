@@ -147,9 +147,9 @@ class Probe:
 
     @functools.cached_property
     def spacing(self) -> np.ndarray:
-        """Per component, the gap to the next number of the grid the loss reads it on (its own
-        dtype, or the narrower one it casts to: the evaluator's layout) at θᵢ."""
-        tensors = self.evaluator.layout.tensors
+        """Per component, the gap to the next number of its tensor's dtype at θᵢ. (A narrower grid
+        the loss casts to inside is found later, `_grid`, and rounds the points instead.)"""
+        tensors = self.layout.tensors
         gaps = [np.spacing(np.abs(self.theta[t.slice]).astype(t.dtype)) for t in tensors]
         return np.concatenate(gaps).astype(np.float64)
 
@@ -160,13 +160,19 @@ class Probe:
 
     def gradient(self, grad: Grad) -> Gradient:
         """The analytic gradient (``grad`` or ``grad(params)``) matched to the params."""
-        if callable(grad):
-            if self.options.reseed is not None:
-                self.options.reseed()
-            grad = grad(self.layout.unflatten(self.theta))
-        values, dtypes, names = match_gradient(self.layout, grad)
+        values, dtypes, names = (
+            self.gradient_at(grad, self.theta) if callable(grad) else match_gradient(self.layout, grad)
+        )
         eps = np.array([_precision.eps(d) for d in dtypes])
         return Gradient(values, names, analytic_allowance(values, self.layout.tensor_ids(), eps), eps)
+
+    def gradient_at(
+        self, grad: Callable[[Any], Any], point: np.ndarray
+    ) -> tuple[np.ndarray, tuple[np.dtype, ...], tuple[str, ...]]:
+        """``grad`` at the flat ``point`` (reseeded first), matched to the params: values, dtypes, names."""
+        if self.options.reseed is not None:
+            self.options.reseed()
+        return match_gradient(self.layout, grad(self.layout.unflatten(point)))
 
     def derivatives(
         self,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._compare import SAFETY, analytic_allowance, flag, relative_difference
-from ._fits import fit
+from ._fits import fit, floor
 from ._outcome import Evidence, Outcome, TensorVerdict, projections
 from ._probe import Gradient, Probe
 
@@ -45,7 +45,7 @@ def run(probe: Probe, gradient: Gradient, reference: Reference, reason: str) -> 
     unit = analytic_allowance(truth, ids, np.ones(len(layout.tensors)))  # max(|tᵢ|, rms)
     levels = np.array([_level(reference, unit, t.slice) for t in layout.tensors])
     tolerance = np.maximum(levels[ids] * unit, 0.5 * gradient.eps[ids] * np.abs(truth))
-    tolerance = np.maximum(tolerance, np.finfo(np.float64).tiny)
+    tolerance = floor(tolerance)
     flagged = flag(kernel, truth, tolerance)
     evidence = Evidence(
         components=np.arange(layout.size),

@@ -41,7 +41,7 @@ import numpy as np
 from . import _diagnose, _precision
 from ._compare import SAFETY, relative_difference
 from ._directional import Line, Result
-from ._fits import Projections, equal_axes, fit
+from ._fits import Projections, equal_axes, fit, floor
 from ._linefit import (
     ADEQUATE,
     FIRST_STEP,
@@ -238,20 +238,26 @@ class _Run:
         smooth = [m for m in measured if m.residual_noise <= ADEQUATE * tensor.noise]
         splits = [m.split / (tensor.noise * m.split_gain) for m in smooth]
         tensor.calibration = max(1.0, float(np.sqrt(np.mean(np.square(splits))))) if splits else 1.0
-        tensor.results = [self.judge(d, tensor, self.gradient.values) for d in tensor.directions]
+        tensor.results = [
+            self.judge(d, tensor, self.gradient.values, m)
+            for d, m in zip(tensor.directions, measured, strict=True)
+        ]
         tensor.factor = self._coherent(tensor.results)
 
     def measure(self, direction: Direction, gradient: np.ndarray) -> Measurement:
         return combine(*(self.tests.fit(s, gradient) for s in direction))
 
-    def judge(self, direction: Direction, tensor: _Tensor, gradient: np.ndarray) -> Result:
-        """One direction judged against ``gradient``: its slope error against its own error.
+    def judge(
+        self, direction: Direction, tensor: _Tensor, gradient: np.ndarray, found: Optional[Measurement] = None
+    ) -> Result:
+        """One direction judged against ``gradient``: its slope error against its own error
+        (``found``: the direction's measurement against ``gradient``, when already made).
 
         A line the quartic describes is judged on its slope. One it does not may break at θ:
         if a quadratic per side describes it, u·g must lie between the two one-sided slopes (then
         it counts as a kink, passed); otherwise the misfit is added to the error.
         """
-        found = self.measure(direction, gradient)
+        found = found if found is not None else self.measure(direction, gradient)
         noise = tensor.calibration * tensor.noise  # the noise the lines' slopes are seen to carry
         sweep = direction[0]
         analytic = self.tests.analytic(sweep, gradient)
@@ -316,7 +322,7 @@ class _Run:
             return 0.0, math.inf
         analytic = np.array([r.analytic for r in kept])
         residual = np.array([-r.residual for r in kept])
-        error = np.maximum(np.array([r.error for r in kept]), np.finfo(np.float64).tiny)
+        error = floor(np.array([r.error for r in kept]))
         c, c_error = fit(analytic, residual, error)
         if not math.isfinite(c):
             return 0.0, math.inf

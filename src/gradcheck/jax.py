@@ -107,13 +107,13 @@ def check(
     mode, why = _resolve(jax, f, params, precision)
     with _x64(jax) if mode == "float64" else contextlib.nullcontext():
         problem = _FlatLoss(jax, f, params, native=mode == "native")
-        if (
-            options.get("workers") is None
-            and options.get("executor") is None
-            and "batched_loss" not in options
-        ):
-            options["batched_loss"] = _VmapLoss(problem)
         if reference is None:
+            if (
+                options.get("workers") is None
+                and options.get("executor") is None
+                and "batched_loss" not in options
+            ):
+                options["batched_loss"] = _VmapLoss(problem)
             report = _jax_modes.check(problem, problem.gradient_of(grad), options, modes, order)
         else:
             _options.function("reference", reference, signature="of the same params as f")

@@ -290,7 +290,7 @@ def check(
         )
         convert = _float64 if mode == "float64" else _detached
         tensors = tree_map(lambda t: convert(torch, t), params)
-        theta, layout = flatten(tree_map(lambda t: _to_numpy(torch, t), tensors))
+        layout = flatten(tree_map(lambda t: _to_numpy(torch, t), tensors))[1]
         leaves = {t.name: _part(_leaf(tensors, t.path), t.part) for t in layout.tensors}
         placement = Placement.of(torch, leaves, mode)
         flat = {name: placement.array(torch, name, leaf) for name, leaf in leaves.items()}
@@ -610,29 +610,33 @@ def _batched_if_vmap_works(
     or when vmap computes another function: a batching rule that mixes the rows of a batch (one
     that rolls along the batch dimension) would otherwise pass its error to every difference."""
     batched = _VmapLoss(torch, loss, params, reseed)
-    theta = np.concatenate([v.reshape(-1) for v in params.values()])
+    theta, layout = flatten(params)
     try:
         batched(theta[None, :])
     except Exception:  # e.g. an autograd.Function without a vmap rule, or data-dependent control flow
         return None
-    return batched if _rows_kept_apart(torch, loss, params, batched, reseed) else None
+    return batched if _rows_kept_apart(torch, loss, theta, layout, batched, reseed) else None
 
 
 def _rows_kept_apart(
-    torch: Any, loss: _Loss, params: dict[str, np.ndarray], batched: _VmapLoss, reseed: Callable[[], Any]
+    torch: Any,
+    loss: _Loss,
+    theta: np.ndarray,
+    layout: Layout,
+    batched: _VmapLoss,
+    reseed: Callable[[], Any],
 ) -> bool:
     """Does a batch of three distinct rows give the losses of three single calls? A probe that
     cannot tell (the loss raises beside θ, or its rows are too close to tell apart in the code's
     precision) keeps vmap, as a probe at θ alone would."""
     eps = max(float(torch.finfo(d).eps) for d in loss.placement.dtypes.values())
-    theta = np.concatenate([v.reshape(-1) for v in params.values()])
     rows = _distinct_rows(theta, eps)
     try:
         together = batched(rows)
         alone = []
         for row in rows:
             reseed()  # as the batched call does: dropout draws the same mask
-            alone.append(loss(_unflatten(row, params)))
+            alone.append(loss(layout.unflatten(row)))
     except Exception:  # beside θ the loss raises (a Cholesky no longer positive definite)
         return True
     single = np.array(alone)
@@ -643,13 +647,6 @@ def _rows_kept_apart(
     if not np.isfinite(single).all() or np.ptp(single) <= tolerance.max():
         return True
     return bool(np.all(np.abs(together - single) <= tolerance))
-
-
-def _unflatten(row: np.ndarray, like: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    ends = np.cumsum([v.size for v in like.values()])
-    return {
-        k: part.reshape(v.shape) for (k, v), part in zip(like.items(), np.split(row, ends[:-1]), strict=True)
-    }
 
 
 def _distinct_rows(theta: np.ndarray, eps: float) -> np.ndarray:
