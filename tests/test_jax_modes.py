@@ -78,3 +78,13 @@ def test_second_order_passes_where_f_is_zero():
     zero_at_theta = lambda p: jnp.sum(jnp.sin(p["v"])) * jnp.sum(p["W"] - PARAMS["W"])  # noqa: E731
     report = gj.check(zero_at_theta, PARAMS, order=2)
     assert report.passed and any(row.name.startswith("hvp:") for row in report.tensors)
+
+
+def test_a_stop_gradient_bug_is_caught_at_order_2_where_f_is_zero():
+    # check_grads(order=2) takes f(x) as the cotangent and sees nothing where f(x) = 0 (here by a
+    # constant offset); the random direction of order=2 does not depend on f's value.
+    x0 = jnp.array([0.3, -1.1, 0.7])
+    offset = float(jnp.sum(jnp.sin(x0) ** 2))
+    wrong = gj.check(lambda x: jnp.sum(sin_vjp(stop_gradient=True)(x) ** 2) - offset, x0, order=2)
+    assert not wrong.passed and wrong.wrong_tensors == ["hvp:theta"], wrong.summary()
+    assert gj.check(lambda x: jnp.sum(sin_vjp()(x) ** 2) - offset, x0, order=2).passed
